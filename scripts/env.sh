@@ -1,0 +1,15 @@
+# Common settings for the project's scripts. Source it; it defines no side effects.
+# shellcheck shell=bash
+
+RSFS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RSFS_CACHE=${RSFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rsfs}
+export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"
+
+# The kernel toolchain: Debian's rustc (it has rust-src), clang/lld, bindgen.
+RSFS_KMAKE=(make LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=bindgen)
+
+# The kernel source we build: Debian's linux-source-6.12 package.
+RSFS_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs inside the VM: every suite given (default: all), KTAP on stdout and
+# in $OUT/results.ktap, the kernel log in $OUT/dmesg.log.
+#
+#   tests/guest-run.sh OUTDIR [SUITE.sh...]
+set -u
+OUT=$1; shift
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+export RSFS_TOP=$TOP KTAP_STATE=$OUT/ktap.state KTAP_LOGDIR=$OUT
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=("$TOP"/tests/rsnull/*.sh)
+
+# Load modules from the booted kernel's tree, and keep the kernel log ours.
+dmesg -n 1 2>/dev/null || true
+echo 0 >"$KTAP_STATE"
+{
+    echo "KTAP version 1"
+    echo "# kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
+    # Anything the boot itself logged counts too.
+    if dmesg | grep -Eq '(\bBUG\b|WARNING:|Oops|KASAN)'; then
+        echo "not ok 0 boot kernel log is clean"
+    fi
+    dmesg -c >"$OUT/dmesg.log"
+    for suite in "${suites[@]}"; do
+        echo "# suite $(basename "$(dirname "$suite")")/$(basename "$suite")"
+        bash "$suite"
+    done
+    echo "1..$(cat "$KTAP_STATE")"
+} 2>&1 | tee "$OUT/results.ktap"
+echo done >"$OUT/finished"

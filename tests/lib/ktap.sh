@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# Minimal kselftest-style harness for the suites, run inside the VM.
+#
+# A suite sources this file, defines test functions and calls `ktap_test`
+# for each. Every test runs in a subshell with `set -e`; it passes by
+# returning 0, is skipped by calling `skip "why"`, and fails otherwise. After
+# each test the kernel log is drained and searched for BUG, WARNING, Oops,
+# KASAN, lockdep and hung-task reports: any of them fails the test.
+#
+# Results are numbered across suites through $KTAP_STATE (set by the guest
+# runner); the host counts the `ok`/`not ok` lines.
+
+: "${KTAP_STATE:=/tmp/ktap.state}"
+: "${KTAP_LOGDIR:=/tmp}"
+RSFS_TOP=${RSFS_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
+# Kernel log lines that fail a test.
+KTAP_KLOG_BAD='(\bBUG\b|WARNING:|Oops|KASAN|UBSAN|general protection fault|possible (circular|recursive) locking|inconsistent lock state|lock held when returning|suspicious RCU usage|blocked for more than|soft lockup|hard LOCKUP|rcu.*stall|Kernel panic|refcount_t:)'
+
+SKIP_RC=77
+
+skip() { echo "SKIP: $*" >&2; exit $SKIP_RC; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_fail CMD...: the command must fail.
+expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
+
+ktap_next() {
+    local n
+    n=$(( $(cat "$KTAP_STATE" 2>/dev/null || echo 0) + 1 ))
+    echo "$n" >"$KTAP_STATE"
+    echo "$n"
+}
+
+# ktap_test NAME FUNCTION [ARGS...]
+ktap_test() {
+    local name=$1 fn=$2; shift 2
+    local n rc out klog bad
+    n=$(ktap_next)
+    out=$KTAP_LOGDIR/test-$n.log
+    dmesg -c >/dev/null 2>&1 || true
+    echo "# $n $name" >>"$KTAP_LOGDIR/dmesg.log"
+    ( set -eE -o pipefail; cd /tmp; "$fn" "$@" ) >"$out" 2>&1
+    rc=$?
+    klog=$(dmesg -c 2>/dev/null || true)
+    printf '%s\n' "$klog" >>"$KTAP_LOGDIR/dmesg.log"
+    bad=$(printf '%s\n' "$klog" | grep -E "$KTAP_KLOG_BAD" | head -5 || true)
+    if [ -n "$bad" ]; then
+        echo "not ok $n $name"
+        echo "# kernel log after this test:"
+        printf '%s\n' "$klog" | grep -E -A20 "$KTAP_KLOG_BAD" | head -60 | sed 's/^/#   /'
+    elif [ $rc -eq 0 ]; then
+        echo "ok $n $name"
+    elif [ $rc -eq $SKIP_RC ]; then
+        echo "ok $n $name # SKIP $(grep '^SKIP: ' "$out" | tail -1 | cut -c7-)"
+    else
+        echo "not ok $n $name"
+        tail -25 "$out" | sed 's/^/#   /'
+    fi
+    return 0
+}

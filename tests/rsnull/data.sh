@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# rsnull: data integrity under fio, discard and write-zeroes.
+. "$(dirname "$0")/../lib/ktap.sh"
+. "$(dirname "$0")/../lib/modules.sh"
+
+# fio_verify DEV JOBS MIB_PER_JOB BS [extra fio args]: write the range with
+# checksums, then read it back in a separate fio run and verify it.
+fio_verify() {
+    local dev=$1 jobs=$2 mib=$3 bs=$4; shift 4
+    local common=(--filename="$dev" --direct=1 --ioengine=libaio --iodepth=16
+                  --numjobs="$jobs" --size="${mib}M" --offset_increment="${mib}M"
+                  --bs="$bs" --verify=crc32c --verify_fatal=1 --group_reporting "$@")
+    fio --name=write --rw=randwrite --do_verify=0 "${common[@]}" >/dev/null
+    fio --name=write --rw=randwrite --verify_only=1 "${common[@]}" >/dev/null
+}
+
+# For each block size and completion mode: single queue, then two queues
+# with two concurrent jobs, covering the whole device.
+test_fio_verify() {
+    local bs=$1 irqmode=$2
+    rsnull_load size_mb=32 bs="$bs" irqmode="$irqmode" completion_nsec=20000 submit_queues=1
+    fio_verify /dev/rsnull0 1 32 "$bs"
+    rsnull_load size_mb=32 bs="$bs" irqmode="$irqmode" completion_nsec=20000 submit_queues=2 hw_queue_depth=16
+    fio_verify /dev/rsnull0 2 16 "$bs"
+    rsnull_unload
+}
+
+# Mixed sizes that straddle pages and requests larger than one page.
+test_fio_mixed_sizes() {
+    rsnull_load size_mb=32 bs=512 submit_queues=2
+    fio_verify /dev/rsnull0 2 16 512 --bsrange=512-128k --blockalign=512
+    rsnull_unload
+}
+
+test_memory_backed_0_reads_zero() {
+    rsnull_load size_mb=16 memory_backed=0
+    dd if=/dev/urandom of=/dev/rsnull0 bs=1M count=4 oflag=direct status=none
+    cmp -n $((4 << 20)) <(dd if=/dev/rsnull0 bs=1M count=4 iflag=direct status=none) /dev/zero ||
+        fail "memory_backed=0 returned data"
+    rsnull_unload
+}
+
+# fill_device DEV MIB: random data over the first MIB, returned as a file.
+fill_device() {
+    random_file /tmp/pattern "$2"
+    dd if=/tmp/pattern of="$1" bs=1M oflag=direct status=none
+}
+
+# range_is DEV OFFSET LEN SOURCE SOURCE_OFFSET
+range_matches() {
+    cmp -n "$3" <(dd if="$1" bs=512 skip=$(( $2 / 512 )) count=$(( $3 / 512 )) iflag=direct status=none) \
+        <(dd if="$4" bs=512 skip=$(( $5 / 512 )) count=$(( $3 / 512 )) status=none)
+}
+
+test_discard_reads_zero() {
+    local op=$1 bs=$2 flag=""
+    [ "$op" = write-zeroes ] && flag=-z
+    rsnull_load size_mb=16 bs="$bs"
+    fill_device /dev/rsnull0 16
+    # A whole-page range, a range inside one page, and one straddling pages.
+    blkdiscard $flag -o $((1 << 20)) -l $((1 << 20)) /dev/rsnull0
+    blkdiscard $flag -o $((4 << 20)) -l "$bs" /dev/rsnull0
+    blkdiscard $flag -o $(( (8 << 20) - bs )) -l $((2 * bs)) /dev/rsnull0
+    range_matches /dev/rsnull0 $((1 << 20)) $((1 << 20)) /dev/zero 0 || fail "1 MiB range not zero"
+    range_matches /dev/rsnull0 $((4 << 20)) "$bs" /dev/zero 0 || fail "sub-page range not zero"
+    range_matches /dev/rsnull0 $(( (8 << 20) - bs )) $((2 * bs)) /dev/zero 0 || fail "straddling range not zero"
+    # Everything around the ranges is intact.
+    range_matches /dev/rsnull0 0 $((1 << 20)) /tmp/pattern 0 || fail "data before first range changed"
+    range_matches /dev/rsnull0 $((2 << 20)) $((2 << 20)) /tmp/pattern $((2 << 20)) || fail "data between ranges changed"
+    range_matches /dev/rsnull0 $(( (4 << 20) + bs )) $(( (4 << 20) - 2 * bs )) /tmp/pattern $(( (4 << 20) + bs )) ||
+        fail "data after sub-page range changed"
+    range_matches /dev/rsnull0 $(( (8 << 20) + bs )) $(( (8 << 20) - bs )) /tmp/pattern $(( (8 << 20) + bs )) ||
+        fail "data after straddling range changed"
+    # Discarding the whole device, then reading it all, gives zeros.
+    blkdiscard $flag /dev/rsnull0
+    cmp -n $((16 << 20)) /dev/rsnull0 /dev/zero || fail "device not zero after whole-device $op"
+    rsnull_unload
+}
+
+test_discard_frees_memory() {
+    rsnull_load size_mb=256 bs=4096
+    local before after_write after_discard
+    before=$(awk '/^MemFree/ {print $2}' /proc/meminfo)
+    dd if=/dev/urandom of=/dev/rsnull0 bs=1M count=128 oflag=direct status=none
+    after_write=$(awk '/^MemFree/ {print $2}' /proc/meminfo)
+    blkdiscard /dev/rsnull0
+    sleep 1  # pages return to the allocator after an RCU grace period
+    after_discard=$(awk '/^MemFree/ {print $2}' /proc/meminfo)
+    echo "MemFree kB: before $before, after write $after_write, after discard $after_discard"
+    [ $(( before - after_write )) -gt $((100 << 10)) ] || fail "writing 128 MiB did not use memory"
+    [ $(( after_discard - after_write )) -gt $((100 << 10)) ] || fail "discard did not free the memory"
+    rsnull_unload
+}
+
+test_flush_and_fua() {
+    rsnull_load size_mb=32 write_cache=1
+    fio --name=fua --filename=/dev/rsnull0 --direct=1 --rw=randwrite --bs=4k --size=8M \
+        --fsync=4 --verify=crc32c --verify_fatal=1 >/dev/null
+    fio --name=sync --filename=/dev/rsnull0 --direct=1 --sync=1 --rw=write --bs=16k \
+        --size=8M --offset=16M --verify=crc32c --verify_fatal=1 >/dev/null
+    blockdev --flushbufs /dev/rsnull0
+    rsnull_unload
+}
+
+for bs in 512 1024 2048 4096; do
+    for irq in 0 1 2; do
+        ktap_test "rsnull fio-verify bs=$bs irqmode=$irq" test_fio_verify $bs $irq
+    done
+done
+ktap_test "rsnull fio-verify mixed-sizes" test_fio_mixed_sizes
+ktap_test "rsnull memory_backed=0" test_memory_backed_0_reads_zero
+for bs in 512 4096; do
+    ktap_test "rsnull discard-reads-zero bs=$bs" test_discard_reads_zero discard $bs
+    ktap_test "rsnull write-zeroes-reads-zero bs=$bs" test_discard_reads_zero write-zeroes $bs
+done
+ktap_test "rsnull discard-frees-memory" test_discard_frees_memory
+ktap_test "rsnull flush-and-fua" test_flush_and_fua
