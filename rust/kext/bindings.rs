@@ -16,7 +16,9 @@
     non_snake_case,
     improper_ctypes,
     unreachable_pub,
-    unsafe_op_in_unsafe_fn
+    unsafe_op_in_unsafe_fn,
+    unknown_lints,
+    unnecessary_transmutes
 )]
 
 // The kernel maps these to `usize`/`isize` by hand; bindgen is told to skip them.

@@ -167,8 +167,8 @@ impl PageMap {
         self.nr_pages.load(Ordering::Relaxed)
     }
 
-    fn index(idx: u64) -> Result<core::ffi::c_ulong> {
-        core::ffi::c_ulong::try_from(idx).map_err(|_| code::ERANGE)
+    fn index(idx: u64) -> Result<kernel::ffi::c_ulong> {
+        kernel::ffi::c_ulong::try_from(idx).map_err(|_| code::ERANGE)
     }
 
     /// The page at `idx`, if one was ever written.
@@ -265,11 +265,11 @@ impl PageMap {
 
 impl Drop for PageMap {
     fn drop(&mut self) {
-        let mut index: core::ffi::c_ulong = 0;
+        let mut index: kernel::ffi::c_ulong = 0;
         loop {
             // SAFETY: `xa` is initialised and `index` is a valid local.
             let page = unsafe {
-                bindings::xa_find(self.xa.get(), &mut index, core::ffi::c_ulong::MAX, bindings::KEXT_XA_PRESENT)
+                bindings::xa_find(self.xa.get(), &mut index, kernel::ffi::c_ulong::MAX, bindings::KEXT_XA_PRESENT)
             };
             if page.is_null() {
                 break;

@@ -16,7 +16,7 @@ mod storage;
 
 use config::Config;
 use device::Device;
-use kernel::{alloc::flags, alloc::KVec, prelude::*, str::CString};
+use kernel::{alloc::flags, alloc::KVec, fmt, prelude::*, str::CString};
 use kext::blk::mq::{DiskConfig, GenDisk};
 use storage::MemoryStore;
 
