@@ -29,6 +29,15 @@ impl Device {
 
     /// Does what `rq` asks. `Err(ENOMEM)` means "retry later".
     fn execute(&self, rq: &Request) -> Result<Status, kernel::error::Error> {
+        let op = rq.op();
+        match op {
+            // Nothing to do: every completed write is already in memory, so
+            // it is durable, and FUA writes are too when they complete. A
+            // flush has no sector range (its position is not meaningful).
+            Op::Flush => return Ok(Status::OK),
+            Op::Other(_) => return Ok(Status::NOTSUPP),
+            Op::Read | Op::Write | Op::Discard | Op::WriteZeroes => {}
+        }
         let sector = rq.sector();
         let bytes = u64::from(rq.bytes());
         let end = sector.checked_add(bytes.div_ceil(SECTOR_SIZE));
@@ -37,40 +46,31 @@ impl Device {
             // this guards the store against anything that slips through.
             return Ok(Status::IOERR);
         }
-        let pos = sector * SECTOR_SIZE;
-        match (rq.op(), &self.store) {
-            // Flushes have nothing to do: every completed write is already
-            // in memory. FUA writes are likewise durable when they complete.
-            (Op::Flush, _) => Ok(Status::OK),
-            (Op::Read, Some(store)) => {
-                let mut pos = pos;
+        let mut pos = sector * SECTOR_SIZE;
+        let Some(store) = &self.store else {
+            // memory_backed=0: writes vanish, reads see zeros.
+            if op == Op::Read {
+                rq.segments().for_each(|seg| seg.zero());
+            }
+            return Ok(Status::OK);
+        };
+        match op {
+            Op::Read => {
                 for seg in rq.segments() {
                     store.read(pos, &seg);
                     pos += seg.len() as u64;
                 }
-                Ok(Status::OK)
             }
-            (Op::Write, Some(store)) => {
-                let mut pos = pos;
+            Op::Write => {
                 for seg in rq.segments() {
                     store.write(pos, &seg)?;
                     pos += seg.len() as u64;
                 }
-                Ok(Status::OK)
             }
-            (Op::Discard | Op::WriteZeroes, Some(store)) => {
-                store.zero_range(pos, bytes);
-                Ok(Status::OK)
-            }
-            (Op::Read, None) => {
-                for seg in rq.segments() {
-                    seg.zero();
-                }
-                Ok(Status::OK)
-            }
-            (Op::Write | Op::Discard | Op::WriteZeroes, None) => Ok(Status::OK),
-            (Op::Other(_), _) => Ok(Status::NOTSUPP),
+            Op::Discard | Op::WriteZeroes => store.zero_range(pos, bytes),
+            Op::Flush | Op::Other(_) => {}
         }
+        Ok(Status::OK)
     }
 
     /// Pages of memory this device holds.

@@ -232,11 +232,11 @@ impl<T: Operations> OperationsVTable<T> {
         let data = unsafe { &*(*(*hctx).queue).queuedata.cast::<T>() };
         // SAFETY: `bd` is valid for this call.
         let (rq, last) = unsafe { ((*bd).rq, (*bd).last) };
-        // SAFETY: blk-mq passed us this request to start and own.
-        unsafe { bindings::blk_mq_start_request(rq) };
         let Some(rq) = NonNull::new(rq) else {
             return Status::IOERR.0;
         };
+        // SAFETY: blk-mq passed us this request to start and own.
+        unsafe { bindings::blk_mq_start_request(rq.as_ptr()) };
         match data.queue_rq(Request { rq }, last) {
             Ok(()) => Status::OK.0,
             Err(Requeue(())) => bindings::KEXT_BLK_STS_RESOURCE,
@@ -404,13 +404,14 @@ impl<T: Operations> GenDisk<T> {
         let queuedata = ptr::from_ref(&inner.data).cast_mut().cast::<c_void>();
         // SAFETY: the tag set is allocated; `lim` is a valid local that the
         // call copies; `queuedata` outlives the queue (freed after it).
-        let disk = from_err_or_null(unsafe { bindings::kext_blk_mq_alloc_disk(set, &mut lim, queuedata) });
-        let disk = match disk.map(NonNull::new) {
-            Ok(Some(disk)) => disk,
-            Ok(None) | Err(_) => {
+        let disk = from_err_or_null(unsafe { bindings::kext_blk_mq_alloc_disk(set, &mut lim, queuedata) })
+            .and_then(|disk| NonNull::new(disk).ok_or(code::ENOMEM));
+        let disk = match disk {
+            Ok(disk) => disk,
+            Err(e) => {
                 // SAFETY: allocated above, not used by any queue.
                 unsafe { bindings::blk_mq_free_tag_set(set) };
-                return Err(disk.err().unwrap_or(code::ENOMEM));
+                return Err(e);
             }
         };
         let d = disk.as_ptr();
