@@ -1,0 +1,912 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! fsck.rsfs against images: clean ones (empty and populated) and each kind
+//! of corruption, through the binary (exit codes, output) and the library.
+
+use fsck_rsfs::{fsck, Options, Report};
+use rsfs_image::format::*;
+use rsfs_image::mkfs::{mkfs, MkfsOptions};
+use rsfs_image::{BlockDev, FileLayout, Image, ZeroBlocks};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const FSCK: &str = env!("CARGO_BIN_EXE_fsck-rsfs");
+
+/// A temporary image file, removed on drop.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(tag: &str) -> Temp {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!(
+            "rsfs-fsck-test-{}-{n}-{tag}.img",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&p);
+        Temp(p)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs the fsck.rsfs binary; returns (exit code, stdout + stderr).
+fn run_fsck(args: &[&str], path: &Path) -> (i32, String) {
+    let out = Command::new(FSCK).args(args).arg(path).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn check_only(path: &Path) -> Report {
+    fsck(
+        path,
+        &Options {
+            repair: false,
+            verbose: true,
+        },
+    )
+}
+
+fn repair(path: &Path) -> Report {
+    fsck(
+        path,
+        &Options {
+            repair: true,
+            verbose: false,
+        },
+    )
+}
+
+fn new_fs(tag: &str, blocks: u64) -> Temp {
+    let t = Temp::new(tag);
+    mkfs(
+        &t.0,
+        &MkfsOptions {
+            blocks: Some(blocks),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    t
+}
+
+/// Deterministic non-zero-ish content.
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Inode numbers of the interesting files in a populated image.
+struct Pop {
+    small: u64,
+    big: u64,
+    medium: u64,
+    sparse: u64,
+    dir_a: u64,
+    dir_d: u64,
+    orphan_candidate: u64,
+}
+
+/// Builds a populated filesystem: nested directories, a directory of
+/// several blocks, files fragmented into many extents (with an overflow
+/// chain of two blocks), holes and unwritten extents, short and long
+/// symlinks, hard links, device nodes.
+fn populate(path: &Path) -> Pop {
+    let mut img = Image::open(path, true).unwrap();
+    let root = ROOT_INO;
+    let dir_a = img.mkdir(root, b"a", 0o755).unwrap();
+    let dir_b = img.mkdir(dir_a, b"b", 0o700).unwrap();
+    let _c = img.mkdir(dir_b, b"c", 0o755).unwrap();
+    let dir_d = img.mkdir(root, b"d", 0o755).unwrap();
+    let small = img
+        .create_file(root, b"small", b"hello, rsfs\n", FileLayout::contiguous())
+        .unwrap();
+    let _empty = img
+        .create_file(dir_a, b"empty", b"", FileLayout::contiguous())
+        .unwrap();
+    // 300 one-block extents: 8 inline + 253 + 39 in two overflow blocks.
+    let big = img
+        .create_file(
+            dir_a,
+            b"big",
+            &content(300 * 4096 - 100, 1),
+            FileLayout::fragmented(1),
+        )
+        .unwrap();
+    let medium = img
+        .create_file(
+            dir_b,
+            b"medium",
+            &content(40 * 4096, 2),
+            FileLayout::fragmented(3),
+        )
+        .unwrap();
+    let mut data = content(20 * 4096, 3);
+    data[4096..3 * 4096].fill(0);
+    data[10 * 4096..14 * 4096].fill(0);
+    let sparse = img
+        .create_file(
+            dir_d,
+            b"sparse",
+            &data,
+            FileLayout {
+                max_extent_blocks: 0,
+                gap: false,
+                zero_blocks: ZeroBlocks::Hole,
+            },
+        )
+        .unwrap();
+    img.create_file(
+        dir_d,
+        b"prealloc",
+        &data,
+        FileLayout {
+            max_extent_blocks: 4,
+            gap: true,
+            zero_blocks: ZeroBlocks::Unwritten,
+        },
+    )
+    .unwrap();
+    img.symlink(root, b"short-link", b"a/b/medium").unwrap();
+    img.symlink(dir_a, b"long-link", &[b'x'; 300]).unwrap();
+    img.symlink(dir_a, b"max-link", &[b'y'; 4095]).unwrap();
+    img.symlink(dir_a, b"edge-link", &[b'z'; 127]).unwrap();
+    img.link(dir_d, b"small-again", small).unwrap();
+    img.link(dir_b, b"small-third", small).unwrap();
+    img.mknod(dir_d, b"fifo", S_IFIFO | 0o644, 0).unwrap();
+    img.mknod(dir_d, b"null", S_IFCHR | 0o666, (1 << 8) | 3)
+        .unwrap();
+    img.mknod(dir_d, b"sock", S_IFSOCK | 0o755, 0).unwrap();
+    // Enough long names to need several directory blocks.
+    let many = img.mkdir(root, b"many", 0o755).unwrap();
+    for i in 0..120 {
+        let name = format!("{i:04}-{}", "n".repeat(60));
+        img.create_file(
+            many,
+            name.as_bytes(),
+            &content(i * 10, i as u64),
+            FileLayout::contiguous(),
+        )
+        .unwrap();
+    }
+    let orphan_candidate = img
+        .create_file(
+            dir_d,
+            b"lonely",
+            b"nobody loves me",
+            FileLayout::contiguous(),
+        )
+        .unwrap();
+    img.flush().unwrap();
+    Pop {
+        small,
+        big,
+        medium,
+        sparse,
+        dir_a,
+        dir_d,
+        orphan_candidate,
+    }
+}
+
+fn populated(tag: &str) -> (Temp, Pop) {
+    let t = new_fs(tag, 8192);
+    let pop = populate(&t.0);
+    (t, pop)
+}
+
+fn assert_clean(path: &Path) {
+    let r = check_only(path);
+    assert_eq!(r.exit_code, 0, "not clean: {:#?}", r);
+    let (code, out) = run_fsck(&["-n"], path);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Reads block 0, lets `f` change it, optionally reseals it, writes it back.
+fn edit_block(path: &Path, block: u64, reseal: bool, f: impl FnOnce(&mut Block)) {
+    let dev = BlockDev::open(path, true).unwrap();
+    let mut b = dev.read_block_new(block).unwrap();
+    f(&mut b);
+    if reseal {
+        seal_block(&mut b);
+    }
+    dev.write_block(block, &b).unwrap();
+}
+
+fn edit_sb(path: &Path, f: impl FnOnce(&mut Superblock)) {
+    let dev = BlockDev::open(path, true).unwrap();
+    let b = dev.read_block_new(0).unwrap();
+    let mut sb = Superblock::decode(&b).unwrap();
+    f(&mut sb);
+    let mut b = rsfs_image::zero_block();
+    sb.encode(&mut b);
+    dev.write_block(0, &b).unwrap();
+}
+
+fn edit_inode(path: &Path, ino: u64, f: impl FnOnce(&mut Inode)) {
+    let img = Image::open(path, true).unwrap();
+    let mut i = img.read_inode(ino).unwrap();
+    f(&mut i);
+    img.write_inode(ino, &i).unwrap();
+}
+
+/// -n reports and exits 4; repair exits 1; a second run is clean.
+fn assert_repairable(path: &Path, expect: &str) {
+    let r = check_only(path);
+    assert_eq!(r.exit_code, 4, "{r:#?}");
+    assert!(
+        r.mentions(expect),
+        "expected {expect:?} in {:#?}",
+        r.problems
+    );
+    let (code, out) = run_fsck(&["-n"], path);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains(expect), "{out}");
+    let (code, out) = run_fsck(&["-y"], path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("(fixed)"), "{out}");
+    assert_clean(path);
+}
+
+/// Both modes exit with the "uncorrected" bit and name the problem.
+fn assert_unfixable(path: &Path, expect: &str) {
+    let r = check_only(path);
+    assert_eq!(r.exit_code, 4, "{r:#?}");
+    assert!(
+        r.mentions(expect),
+        "expected {expect:?} in {:#?}",
+        r.problems
+    );
+    let (code, out) = run_fsck(&["-p"], path);
+    assert_ne!(code & 4, 0, "{out}");
+    assert!(out.contains(expect), "{out}");
+    let (code, _) = run_fsck(&["-n"], path);
+    assert_eq!(code, 4);
+}
+
+// ---- clean images -------------------------------------------------------------
+
+#[test]
+fn fresh_filesystem_is_clean() {
+    let t = new_fs("fresh", 4096);
+    assert_clean(&t.0);
+    let (code, out) = run_fsck(&["-fv"], &t.0);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1/"), "{out}");
+}
+
+#[test]
+fn populated_filesystem_is_clean_and_reads_back() {
+    let (t, pop) = populated("populated");
+    assert_clean(&t.0);
+    let img = Image::open(&t.0, false).unwrap();
+    assert_eq!(img.read_file(pop.small).unwrap(), b"hello, rsfs\n");
+    assert_eq!(
+        img.read_file(pop.big).unwrap(),
+        content(300 * 4096 - 100, 1)
+    );
+    assert_eq!(img.read_file(pop.medium).unwrap(), content(40 * 4096, 2));
+    let big = img.read_inode(pop.big).unwrap();
+    assert_eq!(big.extent_count, 300);
+    assert_eq!(img.extent_chain(pop.big, &big).unwrap().len(), 2);
+    assert_eq!(big.blocks, 302);
+    let sparse = img.read_inode(pop.sparse).unwrap();
+    assert_eq!(sparse.blocks, 14);
+    let mut data = content(20 * 4096, 3);
+    data[4096..3 * 4096].fill(0);
+    data[10 * 4096..14 * 4096].fill(0);
+    assert_eq!(img.read_file(pop.sparse).unwrap(), data);
+    let pre = img.resolve("/d/prealloc").unwrap();
+    assert_eq!(img.read_file(pre).unwrap(), data);
+    assert!(img
+        .extents(pre, &img.read_inode(pre).unwrap())
+        .unwrap()
+        .iter()
+        .any(|e| e.unwritten));
+    assert_eq!(
+        img.read_link(img.resolve("/short-link").unwrap()).unwrap(),
+        b"a/b/medium"
+    );
+    assert_eq!(
+        img.read_link(img.resolve("/a/long-link").unwrap()).unwrap(),
+        vec![b'x'; 300]
+    );
+    assert_eq!(
+        img.read_link(img.resolve("/a/max-link").unwrap()).unwrap(),
+        vec![b'y'; 4095]
+    );
+    let edge = img
+        .read_inode(img.resolve("/a/edge-link").unwrap())
+        .unwrap();
+    assert!(edge.has_inline_data() && edge.blocks == 0);
+    assert_eq!(img.read_inode(pop.small).unwrap().nlink, 3);
+    assert_eq!(img.resolve("/a/b/small-third").unwrap(), pop.small);
+    assert_eq!(img.resolve("/a/b/c/../../b/medium").unwrap(), pop.medium);
+    let many = img.resolve("/many").unwrap();
+    assert!(img.dir_blocks(many).unwrap().len() >= 3);
+    assert_eq!(img.read_dir(many).unwrap().len(), 120);
+    assert_eq!(img.read_inode(ROOT_INO).unwrap().nlink, 2 + 3);
+    assert_eq!(img.read_inode(pop.dir_a).unwrap().nlink, 3);
+    let null = img.read_inode(img.resolve("/d/null").unwrap()).unwrap();
+    assert_eq!(null.rdev(), (1 << 8) | 3);
+    let r = check_only(&t.0);
+    assert!(
+        r.info
+            .iter()
+            .any(|l| l.contains("3 symlinks") || l.contains("4 symlinks")),
+        "{:?}",
+        r.info
+    );
+}
+
+#[test]
+fn missing_file_is_operational_error() {
+    let t = Temp::new("missing");
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 8, "{out}");
+    assert_eq!(check_only(&t.0).exit_code, 8);
+}
+
+#[test]
+fn usage_errors() {
+    let t = new_fs("usage", 1024);
+    let (code, _) = run_fsck(&["-n", "-y"], &t.0);
+    assert_eq!(code, 16);
+    let (code, _) = run_fsck(&["-Z"], &t.0);
+    assert_eq!(code, 16);
+    let out = Command::new(FSCK).output().unwrap();
+    assert_eq!(out.status.code(), Some(16));
+}
+
+// ---- superblock corruption: reported, never repaired ---------------------------------
+
+#[test]
+fn bad_magic() {
+    let (t, _) = populated("magic");
+    edit_block(&t.0, 0, true, |b| b[0] = b'X');
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("bad magic"), "{out}");
+    assert_eq!(run_fsck(&["-n"], &t.0).0, 4);
+}
+
+#[test]
+fn bad_superblock_checksum() {
+    let (t, _) = populated("sbsum");
+    edit_block(&t.0, 0, false, |b| b[40] ^= 0x10);
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("checksum"), "{out}");
+    // Not repaired.
+    assert_eq!(run_fsck(&["-y"], &t.0).0, 4);
+    assert_eq!(run_fsck(&["-n"], &t.0).0, 4);
+}
+
+#[test]
+fn impossible_geometry() {
+    let (t, _) = populated("geom");
+    edit_sb(&t.0, |sb| {
+        sb.geometry.inode_table_blocks = 1;
+        sb.geometry.data_start = sb.geometry.inode_table_start + 1;
+    });
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("inode table too small"), "{out}");
+
+    let (t, _) = populated("geom2");
+    edit_sb(&t.0, |sb| sb.geometry.total_blocks += 1);
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("larger than the device"), "{out}");
+
+    let (t, _) = populated("geom3");
+    edit_sb(&t.0, |sb| sb.geometry.block_bitmap_start += 1);
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("not contiguous"), "{out}");
+}
+
+#[test]
+fn unknown_incompat_feature() {
+    let t = new_fs("incompat", 1024);
+    edit_sb(&t.0, |sb| sb.feature_incompat = 1 << 7);
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("incompatible"), "{out}");
+}
+
+// ---- repairable problems ---------------------------------------------------------
+
+#[test]
+fn dirty_state() {
+    let (t, _) = populated("dirty");
+    edit_sb(&t.0, |sb| sb.state = STATE_DIRTY);
+    assert_repairable(&t.0, "not cleanly unmounted");
+}
+
+#[test]
+fn block_bitmap_marks_free_block_used() {
+    let (t, _) = populated("bbm1");
+    let g = Image::open(&t.0, false).unwrap().geometry();
+    let last = g.total_blocks - 1; // free in a barely used image
+    edit_block(
+        &t.0,
+        g.block_bitmap_start + last / BITS_PER_BLOCK,
+        false,
+        |b| {
+            bitmap_set(&mut b[..], last % BITS_PER_BLOCK, true).unwrap();
+        },
+    );
+    assert_repairable(&t.0, &format!("block {last} is marked in use"));
+}
+
+#[test]
+fn block_bitmap_marks_used_block_free() {
+    let (t, pop) = populated("bbm2");
+    let img = Image::open(&t.0, false).unwrap();
+    let g = img.geometry();
+    let inode = img.read_inode(pop.big).unwrap();
+    let chain = img.extent_chain(pop.big, &inode).unwrap();
+    drop(img);
+    edit_block(&t.0, g.block_bitmap_start, false, |b| {
+        bitmap_set(&mut b[..], chain[1], false).unwrap();
+    });
+    assert_repairable(
+        &t.0,
+        &format!("block {} is in use but marked free", chain[1]),
+    );
+}
+
+#[test]
+fn block_bitmap_tail_bits() {
+    let t = new_fs("tail", 1000);
+    let g = Image::open(&t.0, false).unwrap().geometry();
+    edit_block(&t.0, g.block_bitmap_start, false, |b| {
+        bitmap_set(&mut b[..], 2000, false).unwrap();
+    });
+    assert_repairable(&t.0, "past the end");
+}
+
+#[test]
+fn inode_bitmap_mismatch() {
+    let (t, pop) = populated("ibm");
+    let g = Image::open(&t.0, false).unwrap().geometry();
+    edit_block(&t.0, g.inode_bitmap_start, false, |b| {
+        bitmap_set(&mut b[..], pop.medium, false).unwrap();
+        bitmap_set(&mut b[..], 1000, true).unwrap();
+    });
+    assert_repairable(
+        &t.0,
+        &format!("inode {} is in use but marked free", pop.medium),
+    );
+}
+
+#[test]
+fn free_counts() {
+    let (t, _) = populated("free");
+    edit_sb(&t.0, |sb| {
+        sb.free_blocks -= 3;
+        sb.free_inodes -= 1;
+    });
+    assert_repairable(&t.0, "free block count");
+    let (t, _) = populated("free2");
+    edit_sb(&t.0, |sb| sb.free_inodes -= 1);
+    assert_repairable(&t.0, "free inode count");
+}
+
+#[test]
+fn wrong_link_count() {
+    let (t, pop) = populated("nlink");
+    edit_inode(&t.0, pop.small, |i| i.nlink = 7);
+    assert_repairable(
+        &t.0,
+        &format!("inode {}: link count is 7, should be 3", pop.small),
+    );
+    let img = Image::open(&t.0, false).unwrap();
+    assert_eq!(img.read_inode(pop.small).unwrap().nlink, 3);
+}
+
+#[test]
+fn wrong_directory_link_count() {
+    let (t, pop) = populated("dirnlink");
+    edit_inode(&t.0, pop.dir_a, |i| i.nlink = 2);
+    assert_repairable(&t.0, "link count is 2, should be 3");
+}
+
+#[test]
+fn wrong_blocks_field() {
+    let (t, pop) = populated("blocks");
+    edit_inode(&t.0, pop.big, |i| i.blocks = 300);
+    assert_repairable(&t.0, "blocks field is 300, should be 302");
+}
+
+#[test]
+fn wrong_directory_size() {
+    let (t, _) = populated("dirsize");
+    let many = Image::open(&t.0, false).unwrap().resolve("/many").unwrap();
+    edit_inode(&t.0, many, |i| i.size = 4096);
+    assert_repairable(&t.0, "size is 4096, should be");
+}
+
+#[test]
+fn dir_parent_not_fixed_when_tree_unreadable() {
+    let (t, pop) = populated("parent2");
+    let img = Image::open(&t.0, false).unwrap();
+    let b = img.resolve("/a/b").unwrap();
+    let blk = img.dir_blocks(pop.dir_d).unwrap()[0];
+    drop(img);
+    edit_inode(&t.0, b, |i| i.dir_parent = pop.dir_d);
+    edit_block(&t.0, blk, false, |x| x[100] ^= 1);
+    let r = repair(&t.0);
+    assert_eq!(r.exit_code, 4, "{r:#?}");
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.contains("parent is") && !p.contains("(fixed)")));
+}
+
+#[test]
+fn wrong_dir_parent() {
+    let (t, pop) = populated("parent");
+    let b = Image::open(&t.0, false).unwrap().resolve("/a/b").unwrap();
+    edit_inode(&t.0, b, |i| i.dir_parent = pop.dir_d);
+    assert_repairable(
+        &t.0,
+        &format!(
+            "directory {b}: parent is {}, should be {}",
+            pop.dir_d, pop.dir_a
+        ),
+    );
+}
+
+// ---- unrepairable problems ----------------------------------------------------------
+
+#[test]
+fn doubly_owned_block() {
+    let (t, pop) = populated("dup");
+    let img = Image::open(&t.0, false).unwrap();
+    let big_first = img.read_inode(pop.big).unwrap().inline_extent(0).unwrap();
+    drop(img);
+    edit_inode(&t.0, pop.medium, |i| {
+        let mut e = i.inline_extent(0).unwrap();
+        e.physical = big_first.physical;
+        e.len = 1;
+        i.set_inline_extent(0, &e).unwrap();
+        i.blocks -= 2;
+    });
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 4);
+    let expect = format!(
+        "block {} is owned more than once (inodes {}, {})",
+        big_first.physical, pop.big, pop.medium
+    );
+    assert!(r.mentions(&expect), "{:#?}", r.problems);
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    // Repair fixes the bitmap (the orphaned blocks) but not the sharing.
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 5, "{out}");
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("owned more than once"), "{out}");
+}
+
+#[test]
+fn block_owned_twice_by_one_file() {
+    let (t, pop) = populated("dup1");
+    edit_inode(&t.0, pop.medium, |i| {
+        let a = i.inline_extent(0).unwrap();
+        let mut b = i.inline_extent(1).unwrap();
+        b.physical = a.physical;
+        i.set_inline_extent(1, &b).unwrap();
+    });
+    assert_unfixable(&t.0, "owned more than once");
+}
+
+#[test]
+fn bad_dir_block_checksum() {
+    let (t, pop) = populated("dirsum");
+    let img = Image::open(&t.0, false).unwrap();
+    let blk = img.dir_blocks(pop.dir_d).unwrap()[0];
+    drop(img);
+    edit_block(&t.0, blk, false, |b| b[16 + 8] ^= 0x20);
+    assert_unfixable(
+        &t.0,
+        &format!(
+            "directory {} block 0 (disk block {blk}): checksum mismatch",
+            pop.dir_d
+        ),
+    );
+}
+
+#[test]
+fn bad_dir_entry() {
+    let (t, pop) = populated("direntry");
+    let img = Image::open(&t.0, false).unwrap();
+    let blk = img.dir_blocks(pop.dir_a).unwrap()[0];
+    drop(img);
+    // A record length that runs past the entry area, with a valid checksum.
+    edit_block(&t.0, blk, true, |b| {
+        b[16 + 4..16 + 6].copy_from_slice(&4080u16.to_le_bytes())
+    });
+    assert_unfixable(&t.0, "invalid directory record length");
+}
+
+#[test]
+fn dir_entry_wrong_file_type() {
+    let (t, _) = populated("ftype");
+    let mut img = Image::open(&t.0, true).unwrap();
+    let ino = img.remove_entry(ROOT_INO, b"small").unwrap();
+    img.add_entry(ROOT_INO, b"small", ino, DT_DIR).unwrap();
+    drop(img);
+    assert_unfixable(&t.0, "has file type 4 but inode");
+}
+
+#[test]
+fn dir_entry_to_free_inode() {
+    let (t, _) = populated("freeino");
+    let mut img = Image::open(&t.0, true).unwrap();
+    img.add_entry(ROOT_INO, b"nowhere", 1 << 20, DT_REG)
+        .unwrap();
+    img.add_entry(ROOT_INO, b"ghost", 2000, DT_REG).unwrap();
+    drop(img);
+    assert_unfixable(&t.0, "points to free inode 2000");
+    assert_unfixable(&t.0, "points to invalid inode 1048576");
+}
+
+#[test]
+fn duplicate_name() {
+    let (t, pop) = populated("dupname");
+    let img = Image::open(&t.0, false).unwrap();
+    let blk = img.dir_blocks(pop.dir_d).unwrap()[0];
+    drop(img);
+    // Rename "prealloc" to "sparse" in place: two entries, same name.
+    edit_block(&t.0, blk, true, |b| {
+        let off = dir_lookup(b, b"prealloc").unwrap().unwrap().offset;
+        b[off + 6] = 6;
+        b[off + 8..off + 14].copy_from_slice(b"sparse");
+    });
+    assert_unfixable(&t.0, "entry 'sparse' (offset");
+}
+
+#[test]
+fn unreachable_inode() {
+    let (t, pop) = populated("orphan");
+    let mut img = Image::open(&t.0, true).unwrap();
+    img.remove_entry(pop.dir_d, b"lonely").unwrap();
+    drop(img);
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 4);
+    assert!(
+        r.mentions(&format!(
+            "inode {} (regular file, nlink 1) is not reachable",
+            pop.orphan_candidate
+        )),
+        "{:#?}",
+        r.problems
+    );
+    assert_unfixable(&t.0, "not reachable from the root");
+}
+
+#[test]
+fn unreachable_directory() {
+    let (t, pop) = populated("orphandir");
+    let mut img = Image::open(&t.0, true).unwrap();
+    img.remove_entry(ROOT_INO, b"a").unwrap();
+    drop(img);
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 4);
+    assert!(
+        r.mentions(&format!("inode {} (directory", pop.dir_a)),
+        "{:#?}",
+        r.problems
+    );
+    // The root's link count is now wrong too, and fixable.
+    assert!(
+        r.mentions("inode 1: link count is 5, should be 4"),
+        "{:#?}",
+        r.problems
+    );
+}
+
+#[test]
+fn directory_linked_twice() {
+    let (t, pop) = populated("dirtwice");
+    let mut img = Image::open(&t.0, true).unwrap();
+    img.add_entry(pop.dir_d, b"a-again", pop.dir_a, DT_DIR)
+        .unwrap();
+    drop(img);
+    assert_unfixable(
+        &t.0,
+        &format!("directory {} is linked more than once", pop.dir_a),
+    );
+}
+
+#[test]
+fn bad_inode_checksum() {
+    let (t, pop) = populated("inosum");
+    let img = Image::open(&t.0, true).unwrap();
+    let mut raw = img.read_inode_raw(pop.medium).unwrap();
+    raw[20] ^= 1;
+    img.write_inode_raw(pop.medium, &raw).unwrap();
+    drop(img);
+    assert_unfixable(&t.0, &format!("inode {}: checksum mismatch", pop.medium));
+    // The bitmap is not rebuilt while an inode's blocks are unknown.
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 4, "{out}");
+}
+
+#[test]
+fn misplaced_inode() {
+    let (t, pop) = populated("misplaced");
+    let img = Image::open(&t.0, true).unwrap();
+    let raw = img.read_inode_raw(pop.small).unwrap();
+    img.write_inode_raw(pop.orphan_candidate, &raw).unwrap();
+    drop(img);
+    assert_unfixable(
+        &t.0,
+        &format!("inode {}: checksum mismatch", pop.orphan_candidate),
+    );
+}
+
+#[test]
+fn block_beyond_size() {
+    let (t, pop) = populated("beyond");
+    edit_inode(&t.0, pop.medium, |i| i.size = 10 * 4096);
+    assert_unfixable(&t.0, "is mapped but the size");
+}
+
+#[test]
+fn bad_extent() {
+    let (t, pop) = populated("extent");
+    edit_inode(&t.0, pop.medium, |i| {
+        let mut e = i.inline_extent(2).unwrap();
+        e.physical = 3; // metadata
+        i.set_inline_extent(2, &e).unwrap();
+    });
+    assert_unfixable(&t.0, "invalid extent");
+    let (t, pop) = populated("extent2");
+    edit_inode(&t.0, pop.medium, |i| {
+        let mut e = i.inline_extent(2).unwrap();
+        e.logical = 0;
+        i.set_inline_extent(2, &e).unwrap();
+    });
+    assert_unfixable(&t.0, "extents unsorted or overlapping");
+}
+
+#[test]
+fn bad_overflow_chain() {
+    let (t, pop) = populated("chain");
+    let img = Image::open(&t.0, false).unwrap();
+    let chain = img
+        .extent_chain(pop.big, &img.read_inode(pop.big).unwrap())
+        .unwrap();
+    drop(img);
+    edit_block(&t.0, chain[1], false, |b| b[100] ^= 1);
+    assert_unfixable(
+        &t.0,
+        &format!("extent overflow block {}: checksum mismatch", chain[1]),
+    );
+
+    let (t, pop) = populated("chain2");
+    let img = Image::open(&t.0, false).unwrap();
+    let chain = img
+        .extent_chain(pop.big, &img.read_inode(pop.big).unwrap())
+        .unwrap();
+    drop(img);
+    edit_block(&t.0, chain[1], true, |b| {
+        b[16..24].copy_from_slice(&pop.medium.to_le_bytes())
+    });
+    assert_unfixable(&t.0, "block owned by another inode");
+
+    let (t, pop) = populated("chain3");
+    let img = Image::open(&t.0, false).unwrap();
+    let chain = img
+        .extent_chain(pop.big, &img.read_inode(pop.big).unwrap())
+        .unwrap();
+    drop(img);
+    // Loop the chain back onto its first block.
+    edit_block(&t.0, chain[1], true, |b| {
+        b[8..16].copy_from_slice(&chain[0].to_le_bytes())
+    });
+    assert_unfixable(&t.0, "extent overflow");
+
+    let (t, pop) = populated("chain4");
+    edit_inode(&t.0, pop.big, |i| i.extent_count = 299);
+    assert_unfixable(&t.0, "extent count 299");
+}
+
+#[test]
+fn root_not_a_directory() {
+    let t = new_fs("root", 1024);
+    edit_inode(&t.0, ROOT_INO, |i| {
+        i.mode = S_IFREG | 0o644;
+        i.dir_parent = 0;
+    });
+    assert_unfixable(&t.0, "root inode 1 is not a valid directory");
+}
+
+#[test]
+fn repair_leaves_dirty_state_when_unfixable_remain() {
+    let (t, pop) = populated("dirty-unfixable");
+    edit_sb(&t.0, |sb| sb.state = STATE_DIRTY);
+    edit_inode(&t.0, pop.medium, |i| i.size = 4096);
+    edit_inode(&t.0, pop.small, |i| i.nlink = 1);
+    let r = repair(&t.0);
+    assert_eq!(r.exit_code, 5, "{r:#?}");
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.contains("not cleanly unmounted") && !p.contains("(fixed)")));
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.contains("link count") && p.contains("(fixed)")));
+    let sb = Image::open(&t.0, false).unwrap().sb;
+    assert_eq!(sb.state, STATE_DIRTY);
+}
+
+#[test]
+fn garbage_blocks_never_crash_fsck() {
+    // Scribble over metadata blocks of a populated image and check that
+    // fsck always finishes with a valid exit code.
+    let (t, _) = populated("garbage");
+    let pristine = std::fs::read(&t.0).unwrap();
+    let g = Image::open(&t.0, false).unwrap().geometry();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..40 {
+        std::fs::write(&t.0, &pristine).unwrap();
+        let dev = BlockDev::open(&t.0, true).unwrap();
+        for _ in 0..8 {
+            // Inode table, bitmaps, or the first data blocks (directories,
+            // extent blocks).
+            let blk = match rnd() % 3 {
+                0 => g.inode_table_start + rnd() % 8,
+                1 => g.block_bitmap_start + rnd() % 2,
+                _ => g.data_start + rnd() % 700,
+            };
+            let mut b = dev.read_block_new(blk).unwrap();
+            for _ in 0..1 + rnd() % 64 {
+                let i = (rnd() % 4096) as usize;
+                b[i] = rnd() as u8;
+            }
+            if round % 2 == 0 {
+                seal_block(&mut b);
+            }
+            dev.write_block(blk, &b).unwrap();
+        }
+        drop(dev);
+        let r = check_only(&t.0);
+        assert!(matches!(r.exit_code, 0 | 4), "round {round}: {r:#?}");
+        let r = repair(&t.0);
+        assert!(
+            matches!(r.exit_code, 0 | 1 | 4 | 5),
+            "round {round}: {r:#?}"
+        );
+        // After a repair, a second repair has nothing more it can fix.
+        let r2 = repair(&t.0);
+        assert_eq!(r2.fixed, 0, "round {round}: {r2:#?}");
+    }
+}

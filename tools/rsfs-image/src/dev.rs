@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A regular file or block device accessed in filesystem blocks.
+
+use crate::format::{Block, BLOCK_SIZE, BLOCK_SIZE_U64};
+use crate::{Error, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// `O_EXCL` on the architectures where it has the generic value. On a block
+/// device it makes `open` fail with `EBUSY` while the device (or a partition
+/// of it) is mounted or otherwise claimed.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+))]
+const O_EXCL: i32 = 0o200;
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+)))]
+const O_EXCL: i32 = 0;
+
+/// An open image file or block device.
+#[derive(Debug)]
+pub struct BlockDev {
+    file: File,
+    path: PathBuf,
+    bytes: u64,
+    block_device: bool,
+    writable: bool,
+}
+
+impl BlockDev {
+    /// Opens `path` read-only or read-write. Block devices opened read-write
+    /// are opened exclusively (`O_EXCL`), which fails if they are mounted.
+    pub fn open(path: &Path, writable: bool) -> Result<BlockDev> {
+        let what = || format!("cannot open {}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(what(), e))?;
+        let block_device = meta.file_type().is_block_device();
+        if !block_device && !meta.file_type().is_file() {
+            return Err(Error::msg(format!(
+                "{}: not a regular file or block device",
+                path.display()
+            )));
+        }
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(writable);
+        if block_device && writable {
+            opts.custom_flags(O_EXCL);
+        }
+        let mut file = opts.open(path).map_err(|e| Error::io(what(), e))?;
+        // Seeking to the end gives the size of block devices too.
+        let bytes = file
+            .seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(format!("cannot get the size of {}", path.display()), e))?;
+        Ok(BlockDev {
+            file,
+            path: path.to_path_buf(),
+            bytes,
+            block_device,
+            writable,
+        })
+    }
+
+    /// The path it was opened by.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whole blocks on the device.
+    pub fn blocks(&self) -> u64 {
+        self.bytes / BLOCK_SIZE_U64
+    }
+
+    /// Size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether this is a block device (not a regular file).
+    pub fn is_block_device(&self) -> bool {
+        self.block_device
+    }
+
+    /// Whether it was opened read-write.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Extends or truncates a regular file to `bytes`.
+    pub fn set_len(&mut self, bytes: u64) -> Result<()> {
+        if self.block_device {
+            return Err(Error::msg("cannot resize a block device"));
+        }
+        self.file
+            .set_len(bytes)
+            .map_err(|e| Error::io(format!("cannot resize {}", self.path.display()), e))?;
+        self.bytes = bytes;
+        Ok(())
+    }
+
+    fn check_range(&self, block: u64, count: u64) -> Result<u64> {
+        match block.checked_add(count) {
+            Some(end) if end <= self.blocks() => Ok(block * BLOCK_SIZE_U64),
+            _ => Err(Error::msg(format!(
+                "{}: block {block} (+{count}) is beyond the end of the device ({} blocks)",
+                self.path.display(),
+                self.blocks()
+            ))),
+        }
+    }
+
+    /// Reads block `block`.
+    pub fn read_block(&self, block: u64, buf: &mut Block) -> Result<()> {
+        self.read_blocks(block, buf)
+    }
+
+    /// Reads block `block` into a new buffer.
+    pub fn read_block_new(&self, block: u64) -> Result<Box<Block>> {
+        let mut buf = crate::zero_block();
+        self.read_block(block, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Reads `buf.len() / 4096` blocks starting at `block`.
+    pub fn read_blocks(&self, block: u64, buf: &mut [u8]) -> Result<()> {
+        let off = self.check_range(block, (buf.len() / BLOCK_SIZE) as u64)?;
+        self.file.read_exact_at(buf, off).map_err(|e| {
+            Error::io(
+                format!("{}: read error at block {block}", self.path.display()),
+                e,
+            )
+        })
+    }
+
+    /// Writes block `block`.
+    pub fn write_block(&self, block: u64, buf: &Block) -> Result<()> {
+        self.write_blocks(block, buf)
+    }
+
+    /// Writes `buf.len() / 4096` blocks starting at `block`.
+    pub fn write_blocks(&self, block: u64, buf: &[u8]) -> Result<()> {
+        let off = self.check_range(block, (buf.len() / BLOCK_SIZE) as u64)?;
+        self.file.write_all_at(buf, off).map_err(|e| {
+            Error::io(
+                format!("{}: write error at block {block}", self.path.display()),
+                e,
+            )
+        })
+    }
+
+    /// Writes zeros to `count` blocks starting at `block`.
+    pub fn write_zeroes(&self, block: u64, count: u64) -> Result<()> {
+        const CHUNK: u64 = 256; // 1 MiB
+        self.check_range(block, count)?;
+        let zeros = vec![0u8; (CHUNK as usize) * BLOCK_SIZE];
+        let mut done = 0;
+        while done < count {
+            let n = (count - done).min(CHUNK);
+            self.write_blocks(block + done, &zeros[..(n as usize) * BLOCK_SIZE])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads `buf.len()` bytes at byte offset `offset` (for probing
+    /// signatures; fails beyond the end).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            Error::io(
+                format!("{}: read error at byte {offset}", self.path.display()),
+                e,
+            )
+        })
+    }
+
+    /// Flushes written data to stable storage.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io(format!("{}: fsync failed", self.path.display()), e))
+    }
+}
