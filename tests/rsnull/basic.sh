@@ -4,10 +4,11 @@
 . "$(dirname "$0")/../lib/modules.sh"
 
 test_modinfo_describes_params() {
-    local p
+    local p params
+    params=$(modinfo -p "$RSNULL_KO")
     for p in nr_devices gb size_mb bs submit_queues hw_queue_depth irqmode \
              completion_nsec memory_backed discard write_cache; do
-        modinfo -p "$RSNULL_KO" | grep -q "^$p:.\+" || fail "modinfo has no description for $p"
+        grep -q "^$p:.\+" <<<"$params" || fail "modinfo has no description for $p"
     done
 }
 

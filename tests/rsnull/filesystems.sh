@@ -43,7 +43,5 @@ fs_roundtrip() {
 
 ktap_test "rsnull ext4 bs=4096" fs_roundtrip ext4 bs=4096
 ktap_test "rsnull ext4 bs=512 write_cache=1 irqmode=2" fs_roundtrip ext4 bs=512 write_cache=1 irqmode=2
-ktap_test "rsnull xfs bs=512" fs_roundtrip xfs bs=512 submit_queues=2
-ktap_test "rsnull xfs bs=4096 write_cache=1" fs_roundtrip xfs bs=4096 write_cache=1
-ktap_test "rsnull f2fs bs=4096" fs_roundtrip f2fs bs=4096 submit_queues=2
-ktap_test "rsnull f2fs bs=512 write_cache=1" fs_roundtrip f2fs bs=512 write_cache=1
+ktap_test "rsnull xfs bs=512 queues=2" fs_roundtrip xfs bs=512 submit_queues=2
+ktap_test "rsnull f2fs bs=4096 write_cache=1 queues=2" fs_roundtrip f2fs bs=4096 write_cache=1 submit_queues=2
