@@ -7,33 +7,12 @@ use fsck_rsfs::{fsck, Options, Report};
 use rsfs_image::format::*;
 use rsfs_image::mkfs::{mkfs, MkfsOptions};
 use rsfs_image::{BlockDev, FileLayout, Image, ZeroBlocks};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 const FSCK: &str = env!("CARGO_BIN_EXE_fsck-rsfs");
 
-/// A temporary image file, removed on drop.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(tag: &str) -> Temp {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!(
-            "rsfs-fsck-test-{}-{n}-{tag}.img",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&p);
-        Temp(p)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+type Temp = rsfs_image::TempFile;
 
 /// Runs the fsck.rsfs binary; returns (exit code, stdout + stderr).
 fn run_fsck(args: &[&str], path: &Path) -> (i32, String) {

@@ -6,39 +6,12 @@
 use rsfs_image::format::*;
 use rsfs_image::mkfs::{default_inodes, default_journal, min_blocks, mounted, MkfsOptions};
 use rsfs_image::Image;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 const MKFS: &str = env!("CARGO_BIN_EXE_mkfs-rsfs");
 
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(tag: &str) -> Temp {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!(
-            "rsfs-mkfs-test-{}-{n}-{tag}.img",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&p);
-        Temp(p)
-    }
-
-    /// A file of `bytes` bytes, every byte `fill`.
-    fn with_size(tag: &str, bytes: usize, fill: u8) -> Temp {
-        let t = Temp::new(tag);
-        std::fs::write(&t.0, vec![fill; bytes]).unwrap();
-        t
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+type Temp = rsfs_image::TempFile;
 
 /// Runs mkfs.rsfs; returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -214,13 +187,13 @@ fn rejects_other_block_sizes() {
 
 #[test]
 fn rejects_too_small() {
-    let t = Temp::with_size("small", 512 * 1024, 0);
+    let t = Temp::with_size("small", 512 * 1024, 0).unwrap();
     let (code, _, err) = run(&[p(&t)]);
     assert_eq!(code, 1);
     assert!(err.contains("too small: 128 blocks (512 KiB)"), "{err}");
     assert!(err.contains("at least 256 blocks (1024 KiB)"), "{err}");
     // Exactly the minimum works.
-    let t = Temp::with_size("min", 1 << 20, 0);
+    let t = Temp::with_size("min", 1 << 20, 0).unwrap();
     assert_eq!(run(&["-q", p(&t)]).0, 0);
     assert_eq!(fsck_code(&t.0), 0);
     // A large journal raises the minimum, and the message says so.
@@ -248,7 +221,7 @@ fn refuses_existing_filesystems() {
     assert_eq!(run(&["-q", "-f", p(&t)]).0, 0);
 
     let signature = |tag: &str, off: usize, bytes: &[u8], name: &str| {
-        let t = Temp::with_size(tag, 2 << 20, 0);
+        let t = Temp::with_size(tag, 2 << 20, 0).unwrap();
         let mut data = std::fs::read(&t.0).unwrap();
         data[off..off + bytes.len()].copy_from_slice(bytes);
         std::fs::write(&t.0, &data).unwrap();
@@ -267,7 +240,7 @@ fn refuses_existing_filesystems() {
     signature("xfs", 0, b"XFSB", "xfs");
     signature("f2fs", 1024, &0xF2F5_2010u32.to_le_bytes(), "f2fs");
     signature("btrfs", 65536 + 64, b"_BHRfS_M", "btrfs");
-    let t = Temp::with_size("swap", 1 << 20, 0);
+    let t = Temp::with_size("swap", 1 << 20, 0).unwrap();
     let mut data = std::fs::read(&t.0).unwrap();
     data[4086..4096].copy_from_slice(b"SWAPSPACE2");
     std::fs::write(&t.0, &data).unwrap();
@@ -290,7 +263,7 @@ fn regular_file_sizes() {
     assert_eq!(superblock(&t.0).geometry.total_blocks, 2048);
 
     // Using only the start of a larger file leaves the rest alone.
-    let t = Temp::with_size("part", 4 << 20, 0xAA);
+    let t = Temp::with_size("part", 4 << 20, 0xAA).unwrap();
     assert_eq!(run(&["-q", p(&t), "300"]).0, 0);
     let data = std::fs::read(&t.0).unwrap();
     assert!(data[300 * 4096..].iter().all(|b| *b == 0xAA));
@@ -298,13 +271,13 @@ fn regular_file_sizes() {
     assert_eq!(fsck_code(&t.0), 0);
 
     // A shorter file is extended.
-    let t = Temp::with_size("extend", 4096, 0);
+    let t = Temp::with_size("extend", 4096, 0).unwrap();
     assert_eq!(run(&["-q", p(&t), "1024"]).0, 0);
     assert_eq!(std::fs::metadata(&t.0).unwrap().len(), 4 << 20);
     assert_eq!(fsck_code(&t.0), 0);
 
     // Not a multiple of the block size: the tail is ignored.
-    let t = Temp::with_size("odd", (1 << 20) + 1000, 0);
+    let t = Temp::with_size("odd", (1 << 20) + 1000, 0).unwrap();
     assert_eq!(run(&["-q", p(&t)]).0, 0);
     assert_eq!(superblock(&t.0).geometry.total_blocks, 256);
     assert_eq!(fsck_code(&t.0), 0);
@@ -339,6 +312,6 @@ fn detects_mounted_devices() {
         }
     }
     eprintln!("checked {tried} mounted devices");
-    let t = Temp::with_size("notmounted", 4096, 0);
+    let t = Temp::with_size("notmounted", 4096, 0).unwrap();
     assert!(mounted(&t.0).is_none());
 }

@@ -10,6 +10,7 @@
 //!   device nodes) used to make populated test images.
 //! - [`mkfs`]: laying out and writing a new filesystem, and the safety checks
 //!   before doing so (mounted? existing filesystem?).
+//! - [`temp`]: scratch image files for tests.
 //!
 //! All on-disk structures come from the `rsfs-format` crate, which compiles
 //! the kernel module's `rust/rsfs/format` sources.
@@ -17,9 +18,11 @@
 pub mod dev;
 pub mod image;
 pub mod mkfs;
+pub mod temp;
 
 pub use dev::BlockDev;
 pub use image::{FileLayout, Image, ZeroBlocks};
+pub use temp::TempFile;
 pub use rsfs_format as format;
 
 use std::fmt;
