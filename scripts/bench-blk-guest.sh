@@ -97,6 +97,9 @@ bench_device() {
 mkdir -p "$OUT/fio"
 dmesg -n 1 2>/dev/null || true
 dmesg -c >"$OUT/dmesg.log" 2>/dev/null || true
+if grep -Eq "$KTAP_KLOG_BAD" "$OUT/dmesg.log"; then
+    note "the kernel logged errors while booting, before any driver was loaded (see dmesg.log)"
+fi
 echo "kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB," \
      "fio $(fio --version), ${RUNTIME}s per job" >"$OUT/guest.txt"
 

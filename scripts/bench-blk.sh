@@ -25,7 +25,9 @@ out=${BENCH_OUT:-$RSFS_TOP/bench-out}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
+debug=""
 if grep -q '^CONFIG_KASAN=y' "$KDIR/.config" 2>/dev/null; then
+    debug=" (debug kernel)"
     log "warning: $KDIR is a debug kernel (KASAN, lockdep): the numbers say little"
 fi
 log "building modules against $KDIR"
@@ -60,7 +62,8 @@ while IFS=$'\t' read -r dev wl json; do
     # fio may print notes ahead of the JSON document.
     if ! vals=$(sed -n '/^{/,$p' "$out/$json" |
                 jq -er '.jobs[0] | [.read.iops + .write.iops,
-                                    (.read.bw_bytes + .write.bw_bytes) / 1048576] | @tsv'); then
+                                    (.read.bw_bytes + .write.bw_bytes) / 1048576] | @tsv') ||
+       [ -z "$vals" ]; then
         echo "$dev: cannot parse $json" >>"$out/notes.txt"
         continue
     fi
@@ -68,7 +71,7 @@ while IFS=$'\t' read -r dev wl json; do
 done <"$out/runs.tsv" | awk -F'\t' '{ printf "%s,%s,%.0f,%.1f\n", $1, $2, $3, $4 }' >>"$csv"
 
 echo "# $(cat "$out/guest.txt")"
-echo "# kernel tree $KDIR"
+echo "# kernel tree $KDIR$debug"
 awk -F, 'NR == 1 { printf "%-16s %-22s %12s %10s\n", "DEVICE", "WORKLOAD", "IOPS", "MiB/s"; next }
          { printf "%-16s %-22s %12s %10s\n", $1, $2, $3, $4 }' "$csv"
 echo
@@ -110,7 +113,7 @@ plot_panel() { # DATAFILE TITLE
     if [ "$(wc -l <"$1")" -lt 2 ]; then
         echo "set title '$2: no data'; plot [0:1] [0:1] NaN notitle with lines"
     else
-        echo "set title '$2'; set key top right"
+        echo "set title '$2'"
         echo "plot for [i=2:$cols] '$1' using i:xtic(1) title columnheader(i)"
     fi
 }
@@ -118,9 +121,9 @@ if ! command -v gnuplot >/dev/null; then
     echo "gnuplot is not installed: no chart" >>"$out/notes.txt"
 else
     if gnuplot -e 'set terminal pngcairo' 2>/dev/null; then
-        term="pngcairo size 1400,600 noenhanced font 'sans,10'"
+        term="pngcairo size 1500,700 noenhanced font 'sans,10'"
     else
-        term="png size 1400,600 noenhanced"
+        term="png size 1500,700 noenhanced"
     fi
     gnuplot <<EOF || echo "gnuplot failed: no chart" >>"$out/notes.txt"
 set terminal $term
@@ -133,8 +136,9 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
 set yrange [0:*]
-set xtics nomirror
-set multiplot layout 1,2 title "rsnull and its peers, $(cut -d, -f1 "$out/guest.txt")"
+set xtics nomirror rotate by 15 right
+set key below horizontal
+set multiplot layout 1,2 title "rsnull and its peers, $(cut -d, -f1 "$out/guest.txt")$debug"
 set ylabel 'thousand IOPS'
 $(plot_panel "$out/chart-rand.dat" '4 KiB random, iodepth 32')
 set ylabel 'MiB/s'

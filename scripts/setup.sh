@@ -12,7 +12,7 @@ APT_PACKAGES=(
     linux-source-6.12 qemu-system-x86 busybox-static
     fio stress-ng xfsprogs f2fs-tools e2fsprogs
     flex bison bc libelf-dev libssl-dev cpio kmod python3-pip
-    gnuplot-nox
+    gnuplot-nox jq
 )
 BINDGEN_VERSION=0.69.5
 VIRTME_NG_VERSION=1.42
