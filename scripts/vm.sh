@@ -5,7 +5,8 @@
 #
 #   scripts/vm.sh [--kdir DIR] [--rwdir DIR] [--timeout SEC] [--cpus N] [--memory M] -- CMD...
 #
-# The guest's exit status is the command's. Under TCG a boot takes ~15 s.
+# vm.sh exits with the command's status (1 if the VM died or timed out
+# before the command finished). Under TCG a boot takes 30-60 s.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -24,14 +25,18 @@ done
 [ $# -gt 0 ] || die "vm.sh: no command"
 [ -n "$kdir" ] || kdir=$("$RSFS_TOP/scripts/kernel.sh" debug)
 
-cmd=$(printf '%q ' "$@")
+statusdir=$(mktemp -d /tmp/rsfs-vm.XXXXXX)
+trap 'rm -rf "$statusdir"' EXIT
+cmd=$(printf '%q ' "$RSFS_TOP/scripts/vm-guest-exec.sh" "$statusdir" "$@")
 # no5lvl: with QEMU's `-cpu max` the guest would use 5-level paging, and the
 # KASAN kernel then intermittently reports a wild access in rcu_is_watching()
 # from an interrupt during identify_cpu() at boot (not our code, and it turns
 # lockdep off for the rest of the boot). 4-level paging does not do that.
 # /dev/kvm exists on these machines but nested KVM cannot boot Linux: TCG.
-exec timeout --foreground -k 30 "$timeout" \
+timeout --foreground -k 30 "$timeout" \
     vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory "$memory" \
-        --user root --cwd "$RSFS_TOP" "${rwdirs[@]}" \
+        --user root --cwd "$RSFS_TOP" "${rwdirs[@]}" --rwdir "$statusdir" \
         --append "log_buf_len=8M no5lvl" --verbose \
-        --exec "$cmd"
+        --exec "$cmd" || true   # vng's own status says nothing about the command
+rc=$(cat "$statusdir/rc" 2>/dev/null) || { log "vm.sh: the VM ended before the command finished"; exit 1; }
+exit "$rc"
