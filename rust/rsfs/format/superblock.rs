@@ -4,7 +4,7 @@
 
 use super::le::{get_bytes, get_u16, get_u32, get_u64, put_bytes, put_u16, put_u32, put_u64};
 use super::{
-    block_checksum, seal_block, stored_block_checksum, Block, FormatError, BLOCK_SIZE,
+    bitmap_set_range, block_checksum, seal_block, stored_block_checksum, Block, FormatError, BLOCK_SIZE,
     BLOCK_SIZE_U64,
 };
 
@@ -254,6 +254,21 @@ impl Geometry {
     /// Number of data blocks (`total_blocks - data_start`).
     pub fn data_blocks(&self) -> u64 {
         self.total_blocks.saturating_sub(self.data_start)
+    }
+
+    /// Sets, in a whole block bitmap (`block_bitmap_blocks` blocks of bytes),
+    /// the bits that are set in every valid filesystem: the metadata blocks
+    /// before `data_start` and the padding past `total_blocks`.
+    pub fn mark_fixed_blocks(&self, bitmap: &mut [u8]) {
+        bitmap_set_range(bitmap, 0, self.data_start, true);
+        bitmap_set_range(bitmap, self.total_blocks, u64::MAX, true);
+    }
+
+    /// Sets, in a whole inode bitmap, the bits that are set in every valid
+    /// filesystem: reserved slot 0 and the padding past `inode_count`.
+    pub fn mark_fixed_inodes(&self, bitmap: &mut [u8]) {
+        bitmap_set_range(bitmap, 0, 1, true);
+        bitmap_set_range(bitmap, self.inode_count, u64::MAX, true);
     }
 
     /// Number of inodes that can ever be free: all slots but 0 and the root.

@@ -155,21 +155,9 @@ impl<'a> Checker<'a> {
     fn new(dev: &'a BlockDev, sb: Superblock) -> Checker<'a> {
         let g = sb.geometry;
         let mut used = vec![0u8; (g.block_bitmap_blocks as usize) * BLOCK_SIZE];
-        bitmap_set_range(&mut used, 0, g.data_start, true);
-        bitmap_set_range(
-            &mut used,
-            g.total_blocks,
-            g.block_bitmap_blocks * BITS_PER_BLOCK,
-            true,
-        );
+        g.mark_fixed_blocks(&mut used);
         let mut allocated = vec![0u8; (g.inode_bitmap_blocks as usize) * BLOCK_SIZE];
-        bitmap_set_range(&mut allocated, 0, 1, true);
-        bitmap_set_range(
-            &mut allocated,
-            g.inode_count,
-            g.inode_bitmap_blocks * BITS_PER_BLOCK,
-            true,
-        );
+        g.mark_fixed_inodes(&mut allocated);
         Checker {
             dev,
             sb,

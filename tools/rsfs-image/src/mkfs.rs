@@ -288,23 +288,12 @@ pub fn write_filesystem(
     dev.write_zeroes(g.journal_start, g.journal_blocks)?;
 
     let mut bb = vec![0u8; (g.block_bitmap_blocks as usize) * BLOCK_SIZE];
-    bitmap_set_range(&mut bb, 0, g.data_start, true);
-    bitmap_set_range(
-        &mut bb,
-        g.total_blocks,
-        g.block_bitmap_blocks * BITS_PER_BLOCK,
-        true,
-    );
+    g.mark_fixed_blocks(&mut bb);
     dev.write_blocks(g.block_bitmap_start, &bb)?;
 
     let mut ib = vec![0u8; (g.inode_bitmap_blocks as usize) * BLOCK_SIZE];
-    bitmap_set_range(&mut ib, 0, ROOT_INO + 1, true);
-    bitmap_set_range(
-        &mut ib,
-        g.inode_count,
-        g.inode_bitmap_blocks * BITS_PER_BLOCK,
-        true,
-    );
+    g.mark_fixed_inodes(&mut ib);
+    bitmap_set(&mut ib, ROOT_INO, true).map_err(|e| Error::format("inode bitmap", e))?;
     dev.write_blocks(g.inode_bitmap_start, &ib)?;
 
     dev.write_zeroes(g.inode_table_start, g.inode_table_blocks)?;
