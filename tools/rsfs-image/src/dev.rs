@@ -9,27 +9,11 @@ use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// `O_EXCL` on the architectures where it has the generic value. On a block
-/// device it makes `open` fail with `EBUSY` while the device (or a partition
-/// of it) is mounted or otherwise claimed.
-#[cfg(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "loongarch64"
-))]
+/// `O_EXCL`, asm-generic value (x86, arm, riscv, loongarch; not mips,
+/// sparc, alpha or parisc, which these tools do not target). On a block
+/// device it makes `open` fail with `EBUSY` while the device (or a
+/// partition of it) is mounted or otherwise claimed.
 const O_EXCL: i32 = 0o200;
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "loongarch64"
-)))]
-const O_EXCL: i32 = 0;
 
 /// An open image file or block device.
 #[derive(Debug)]
