@@ -32,3 +32,24 @@ pub fn from_ret(ret: core::ffi::c_int) -> Result {
         Ok(())
     }
 }
+
+/// Errors the 6.12 `kernel::error::code` does not name.
+pub mod more {
+    use crate::kext::bindings;
+    use kernel::error::Error;
+
+    /// `EUCLEAN`: the filesystem is corrupt (the kernel's `EFSCORRUPTED`).
+    pub fn euclean() -> Error {
+        Error::from_errno(-(bindings::EUCLEAN as i32))
+    }
+
+    /// `ENAMETOOLONG`.
+    pub fn enametoolong() -> Error {
+        Error::from_errno(-(bindings::ENAMETOOLONG as i32))
+    }
+
+    /// `ENOTEMPTY`.
+    pub fn enotempty() -> Error {
+        Error::from_errno(-(bindings::ENOTEMPTY as i32))
+    }
+}

@@ -9,6 +9,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
 
 #include "helpers.h"
 
@@ -151,4 +152,141 @@ void kext_hrtimer_init_rel(struct hrtimer *timer,
 void kext_hrtimer_start_rel_ns(struct hrtimer *timer, u64 nsec)
 {
 	hrtimer_start(timer, ns_to_ktime(nsec), HRTIMER_MODE_REL);
+}
+
+/* Allocation scopes */
+unsigned int kext_memalloc_nofs_save(void) { return memalloc_nofs_save(); }
+void kext_memalloc_nofs_restore(unsigned int flags) { memalloc_nofs_restore(flags); }
+
+/* Locks */
+void kext_init_rwsem(struct rw_semaphore *sem) { init_rwsem(sem); }
+void kext_down_read(struct rw_semaphore *sem) { down_read(sem); }
+void kext_up_read(struct rw_semaphore *sem) { up_read(sem); }
+void kext_down_write(struct rw_semaphore *sem) { down_write(sem); }
+void kext_up_write(struct rw_semaphore *sem) { up_write(sem); }
+void kext_mutex_init(struct mutex *lock) { mutex_init(lock); }
+
+/* Inodes */
+void kext_inode_lock(struct inode *inode) { inode_lock(inode); }
+void kext_inode_unlock(struct inode *inode) { inode_unlock(inode); }
+void kext_inode_lock_shared(struct inode *inode) { inode_lock_shared(inode); }
+void kext_inode_unlock_shared(struct inode *inode) { inode_unlock_shared(inode); }
+loff_t kext_i_size_read(const struct inode *inode) { return i_size_read(inode); }
+void kext_i_size_write(struct inode *inode, loff_t size) { i_size_write(inode, size); }
+void kext_mark_inode_dirty(struct inode *inode) { mark_inode_dirty(inode); }
+struct inode *kext_file_inode(const struct file *file) { return file_inode(file); }
+
+/* which: 0 atime, 1 mtime, 2 ctime */
+void kext_inode_set_times(struct inode *inode, int which, s64 sec, u32 nsec)
+{
+	struct timespec64 ts = { .tv_sec = sec, .tv_nsec = nsec };
+
+	if (which == 0)
+		inode_set_atime_to_ts(inode, ts);
+	else if (which == 1)
+		inode_set_mtime_to_ts(inode, ts);
+	else
+		inode_set_ctime_to_ts(inode, ts);
+}
+
+void kext_inode_get_times(const struct inode *inode, int which, s64 *sec, u32 *nsec)
+{
+	struct timespec64 ts = which == 0 ? inode_get_atime(inode) :
+			       which == 1 ? inode_get_mtime(inode) :
+					    inode_get_ctime(inode);
+
+	*sec = ts.tv_sec;
+	*nsec = ts.tv_nsec;
+}
+
+void kext_filemap_invalidate_lock_shared(struct address_space *m) { filemap_invalidate_lock_shared(m); }
+void kext_filemap_invalidate_unlock_shared(struct address_space *m) { filemap_invalidate_unlock_shared(m); }
+void kext_filemap_invalidate_lock(struct address_space *m) { filemap_invalidate_lock(m); }
+void kext_filemap_invalidate_unlock(struct address_space *m) { filemap_invalidate_unlock(m); }
+void kext_sb_start_write(struct super_block *sb) { sb_start_write(sb); }
+void kext_sb_end_write(struct super_block *sb) { sb_end_write(sb); }
+void kext_sb_start_pagefault(struct super_block *sb) { sb_start_pagefault(sb); }
+void kext_sb_end_pagefault(struct super_block *sb) { sb_end_pagefault(sb); }
+dev_t kext_new_decode_dev(u32 dev) { return new_decode_dev(dev); }
+u32 kext_new_encode_dev(dev_t dev) { return new_encode_dev(dev); }
+unsigned int kext_i_uid_read(const struct inode *inode) { return i_uid_read(inode); }
+unsigned int kext_i_gid_read(const struct inode *inode) { return i_gid_read(inode); }
+void kext_i_uid_write(struct inode *inode, unsigned int uid) { i_uid_write(inode, uid); }
+void kext_i_gid_write(struct inode *inode, unsigned int gid) { i_gid_write(inode, gid); }
+
+/* Dentries */
+const unsigned char *kext_dentry_name(const struct dentry *dentry, unsigned int *len)
+{
+	*len = dentry->d_name.len;
+	return dentry->d_name.name;
+}
+struct inode *kext_d_inode(const struct dentry *dentry) { return d_inode(dentry); }
+
+/* Directories */
+bool kext_dir_emit(struct dir_context *ctx, const char *name, int len,
+		   u64 ino, unsigned int type)
+{
+	return dir_emit(ctx, name, len, ino, type);
+}
+bool kext_dir_emit_dots(struct file *file, struct dir_context *ctx)
+{
+	return dir_emit_dots(file, ctx);
+}
+
+/* Buffer heads */
+struct buffer_head *kext_sb_bread(struct super_block *sb, sector_t block) { return sb_bread(sb, block); }
+struct buffer_head *kext_sb_getblk(struct super_block *sb, sector_t block) { return sb_getblk(sb, block); }
+void kext_brelse(struct buffer_head *bh) { brelse(bh); }
+void kext_bforget(struct buffer_head *bh) { bforget(bh); }
+struct buffer_head *kext_sb_find_get_block(struct super_block *sb, sector_t block)
+{
+	return sb_find_get_block(sb, block);
+}
+void kext_lock_buffer(struct buffer_head *bh) { lock_buffer(bh); }
+void kext_set_buffer_uptodate(struct buffer_head *bh) { set_buffer_uptodate(bh); }
+
+/* The filesystem's own "contents checked" bit (like ext4's BH_Verified). */
+#define KEXT_BH_VERIFIED BH_PrivateStart
+bool kext_buffer_verified(struct buffer_head *bh)
+{
+	return test_bit(KEXT_BH_VERIFIED, &bh->b_state);
+}
+void kext_set_buffer_verified(struct buffer_head *bh, bool verified)
+{
+	if (verified)
+		set_bit(KEXT_BH_VERIFIED, &bh->b_state);
+	else
+		clear_bit(KEXT_BH_VERIFIED, &bh->b_state);
+}
+
+/* Folios and writeback */
+void kext_folio_start_writeback(struct folio *folio) { folio_start_writeback(folio); }
+void kext_folio_zero_segment(struct folio *folio, size_t start, size_t end)
+{
+	folio_zero_segment(folio, start, end);
+}
+loff_t kext_folio_pos(struct folio *folio) { return folio_pos(folio); }
+size_t kext_folio_size(struct folio *folio) { return folio_size(folio); }
+void kext_mapping_set_error(struct address_space *mapping, int error)
+{
+	mapping_set_error(mapping, error);
+}
+blk_opf_t kext_wbc_to_write_flags(struct writeback_control *wbc) { return wbc_to_write_flags(wbc); }
+void kext_wbc_init_bio(struct writeback_control *wbc, struct bio *bio) { wbc_init_bio(wbc, bio); }
+struct folio *kext_bio_folio(struct bio *bio, unsigned short index)
+{
+	return page_folio(bio->bi_io_vec[index].bv_page);
+}
+
+/* Odds and ends */
+void kext_seq_puts(struct seq_file *m, const char *s) { seq_puts(m, s); }
+size_t kext_iov_iter_count(const struct iov_iter *i) { return iov_iter_count(i); }
+ssize_t kext_generic_write_sync(struct kiocb *iocb, ssize_t count) { return generic_write_sync(iocb, count); }
+u64 kext_bdev_nr_bytes(struct block_device *bdev) { return bdev_nr_bytes(bdev); }
+
+/* Filesystem contexts */
+void kext_fc_error(struct fs_context *fc, const char *msg) { errorfc(fc, "%s", msg); }
+void kext_set_delayed_call_kfree(struct delayed_call *done, void *buf)
+{
+	set_delayed_call(done, kfree_link, buf);
 }

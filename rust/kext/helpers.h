@@ -14,6 +14,13 @@
 #include <linux/bvec.h>
 #include <linux/hrtimer.h>
 #include <linux/xarray.h>
+#include <linux/buffer_head.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/iomap.h>
+#include <linux/writeback.h>
+#include <linux/seq_file.h>
+#include <linux/uio.h>
 
 /* RCU */
 void kext_rcu_read_lock(void);
@@ -62,5 +69,84 @@ void kext_set_capacity(struct gendisk *disk, sector_t sectors);
 void kext_hrtimer_init_rel(struct hrtimer *timer,
 			   enum hrtimer_restart (*fn)(struct hrtimer *));
 void kext_hrtimer_start_rel_ns(struct hrtimer *timer, u64 nsec);
+
+/* Allocation scopes */
+unsigned int kext_memalloc_nofs_save(void);
+void kext_memalloc_nofs_restore(unsigned int flags);
+
+/* Locks */
+void kext_init_rwsem(struct rw_semaphore *sem);
+void kext_down_read(struct rw_semaphore *sem);
+void kext_up_read(struct rw_semaphore *sem);
+void kext_down_write(struct rw_semaphore *sem);
+void kext_up_write(struct rw_semaphore *sem);
+void kext_mutex_init(struct mutex *lock);
+
+/* Inodes */
+void kext_inode_lock(struct inode *inode);
+void kext_inode_unlock(struct inode *inode);
+void kext_inode_lock_shared(struct inode *inode);
+void kext_inode_unlock_shared(struct inode *inode);
+loff_t kext_i_size_read(const struct inode *inode);
+void kext_i_size_write(struct inode *inode, loff_t size);
+void kext_mark_inode_dirty(struct inode *inode);
+struct inode *kext_file_inode(const struct file *file);
+void kext_inode_set_times(struct inode *inode, int which, s64 sec, u32 nsec);
+void kext_inode_get_times(const struct inode *inode, int which, s64 *sec, u32 *nsec);
+void kext_filemap_invalidate_lock_shared(struct address_space *mapping);
+void kext_filemap_invalidate_unlock_shared(struct address_space *mapping);
+void kext_filemap_invalidate_lock(struct address_space *mapping);
+void kext_filemap_invalidate_unlock(struct address_space *mapping);
+void kext_sb_start_write(struct super_block *sb);
+void kext_sb_end_write(struct super_block *sb);
+void kext_sb_start_pagefault(struct super_block *sb);
+void kext_sb_end_pagefault(struct super_block *sb);
+dev_t kext_new_decode_dev(u32 dev);
+u32 kext_new_encode_dev(dev_t dev);
+unsigned int kext_i_uid_read(const struct inode *inode);
+unsigned int kext_i_gid_read(const struct inode *inode);
+void kext_i_uid_write(struct inode *inode, unsigned int uid);
+void kext_i_gid_write(struct inode *inode, unsigned int gid);
+
+/* Dentries */
+const unsigned char *kext_dentry_name(const struct dentry *dentry, unsigned int *len);
+struct inode *kext_d_inode(const struct dentry *dentry);
+
+/* Directories */
+bool kext_dir_emit(struct dir_context *ctx, const char *name, int len,
+		   u64 ino, unsigned int type);
+bool kext_dir_emit_dots(struct file *file, struct dir_context *ctx);
+
+/* Buffer heads (metadata blocks on the block device) */
+struct buffer_head *kext_sb_bread(struct super_block *sb, sector_t block);
+struct buffer_head *kext_sb_getblk(struct super_block *sb, sector_t block);
+void kext_brelse(struct buffer_head *bh);
+void kext_bforget(struct buffer_head *bh);
+struct buffer_head *kext_sb_find_get_block(struct super_block *sb, sector_t block);
+void kext_lock_buffer(struct buffer_head *bh);
+void kext_set_buffer_uptodate(struct buffer_head *bh);
+bool kext_buffer_verified(struct buffer_head *bh);
+void kext_set_buffer_verified(struct buffer_head *bh, bool verified);
+
+/* Folios and writeback */
+void kext_folio_start_writeback(struct folio *folio);
+void kext_folio_zero_segment(struct folio *folio, size_t start, size_t end);
+loff_t kext_folio_pos(struct folio *folio);
+size_t kext_folio_size(struct folio *folio);
+void kext_mapping_set_error(struct address_space *mapping, int error);
+blk_opf_t kext_wbc_to_write_flags(struct writeback_control *wbc);
+void kext_wbc_init_bio(struct writeback_control *wbc, struct bio *bio);
+struct folio *kext_bio_folio(struct bio *bio, unsigned short index);
+
+/* Odds and ends */
+void kext_seq_puts(struct seq_file *m, const char *s);
+size_t kext_iov_iter_count(const struct iov_iter *i);
+ssize_t kext_generic_write_sync(struct kiocb *iocb, ssize_t count);
+u64 kext_bdev_nr_bytes(struct block_device *bdev);
+
+/* Filesystem contexts */
+void kext_fc_error(struct fs_context *fc, const char *msg);
+void kext_set_delayed_call_kfree(struct delayed_call *done, void *buf);
+
 
 #endif /* KEXT_HELPERS_H */

@@ -289,3 +289,28 @@ impl Drop for PageMap {
         unsafe { bindings::rcu_barrier() };
     }
 }
+
+/// While alive, every allocation of this task behaves as `GFP_NOFS`
+/// (`memalloc_nofs_save`): memory reclaim will not call back into
+/// filesystems. Held with any filesystem lock that reclaim (inode
+/// eviction) may also take, so that allocating under it cannot deadlock.
+pub struct NoFsScope {
+    saved: core::ffi::c_uint,
+    // Scopes are per task and must be released on the task that took them.
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+impl NoFsScope {
+    /// Enters the scope.
+    pub fn enter() -> Self {
+        // SAFETY: no preconditions; paired with the restore in `drop`.
+        NoFsScope { saved: unsafe { bindings::kext_memalloc_nofs_save() }, _not_send: core::marker::PhantomData }
+    }
+}
+
+impl Drop for NoFsScope {
+    fn drop(&mut self) {
+        // SAFETY: restores what `enter` saved, on the same task (not Send).
+        unsafe { bindings::kext_memalloc_nofs_restore(self.saved) };
+    }
+}

@@ -12,6 +12,7 @@
 //!   generated at build time, plus the C helpers in `helpers.c`.
 //! - [`rcu`], [`mm`]: RCU read-side guards and a lazily populated page array.
 //! - [`blk`]: blk-mq drivers: tag set, disk, requests and their data.
+//! - [`fs`]: disk filesystems: VFS tables, inodes, iomap, writeback, bios.
 //!
 //! Driver and filesystem code uses only the safe API here and never touches
 //! [`bindings`] directly.
@@ -21,5 +22,6 @@
 pub mod bindings;
 pub mod blk;
 pub mod error;
+pub mod fs;
 pub mod mm;
 pub mod rcu;

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Metadata blocks through the block device's buffer cache.
+//!
+//! C header: [`include/linux/buffer_head.h`](srctree/include/linux/buffer_head.h)
+//!
+//! A [`Buffer`] is one filesystem block of the device, read (or created)
+//! through `sb_bread()`/`sb_getblk()` and released on drop. Changes become
+//! durable when the buffer is written back: by the flusher, by
+//! [`Buffer::sync`], or by `sync_blockdev()` at `sync_fs` time.
+//!
+//! The buffer cache does not serialise users of a block's bytes. Callers
+//! hold the filesystem lock that covers the block (see each caller) while
+//! they look at or change its contents.
+
+use super::sb::RawSuperBlock;
+use crate::kext::bindings;
+use core::ptr::NonNull;
+use kernel::error::{code, Result};
+
+/// Size of the blocks the filesystem asked for in `sb_set_blocksize`.
+pub const BLOCK_SIZE: usize = 4096;
+
+/// A referenced buffer head holding one [`BLOCK_SIZE`] block.
+pub struct Buffer {
+    bh: NonNull<bindings::buffer_head>,
+}
+
+// SAFETY: a buffer head reference may be dropped on any thread.
+unsafe impl Send for Buffer {}
+
+impl Buffer {
+    /// Reads block `block` of the filesystem's device (from the cache if it
+    /// is there). Fails with `EIO` if the device read fails.
+    pub fn read(sb: &RawSuperBlock, block: u64) -> Result<Buffer> {
+        // SAFETY: `sb` is a live super block with its block size set.
+        let bh = unsafe { bindings::kext_sb_bread(sb.as_ptr(), block) };
+        NonNull::new(bh).map(|bh| Buffer { bh }).ok_or(code::EIO)
+    }
+
+    /// Returns block `block` without reading it, zero-filled and up to
+    /// date: for a block about to be overwritten completely.
+    pub fn new_zeroed(sb: &RawSuperBlock, block: u64) -> Result<Buffer> {
+        // SAFETY: `sb` is a live super block with its block size set.
+        let bh = unsafe { bindings::kext_sb_getblk(sb.as_ptr(), block) };
+        let bh = NonNull::new(bh).ok_or(code::ENOMEM)?;
+        let buf = Buffer { bh };
+        // SAFETY: we hold a reference; the lock keeps a concurrent read of
+        // the same block from overwriting our zeroes.
+        unsafe {
+            bindings::kext_lock_buffer(bh.as_ptr());
+            core::ptr::write_bytes((*bh.as_ptr()).b_data.cast::<u8>(), 0, BLOCK_SIZE);
+            bindings::kext_set_buffer_uptodate(bh.as_ptr());
+            bindings::unlock_buffer(bh.as_ptr());
+        }
+        Ok(buf)
+    }
+
+    /// Drops any cached copy of `block` without writing it: the block was
+    /// freed, and a stale dirty buffer must not later overwrite whoever
+    /// owns the block next.
+    pub fn forget(sb: &RawSuperBlock, block: u64) {
+        // SAFETY: `sb` is live; `bforget` accepts NULL.
+        unsafe {
+            let bh = bindings::kext_sb_find_get_block(sb.as_ptr(), block);
+            if !bh.is_null() {
+                bindings::kext_set_buffer_verified(bh, false);
+            }
+            bindings::kext_bforget(bh);
+        }
+    }
+
+    /// Whether the filesystem marked the contents as checked (it clears
+    /// the mark when it forgets the block).
+    pub fn verified(&self) -> bool {
+        // SAFETY: we hold a reference to the buffer.
+        unsafe { bindings::kext_buffer_verified(self.bh.as_ptr()) }
+    }
+
+    /// Marks the contents as checked (or not).
+    pub fn set_verified(&self, verified: bool) {
+        // SAFETY: we hold a reference; the bit is ours (BH_PrivateStart).
+        unsafe { bindings::kext_set_buffer_verified(self.bh.as_ptr(), verified) };
+    }
+
+    /// The block's bytes.
+    pub fn data(&self) -> &[u8; BLOCK_SIZE] {
+        // SAFETY: an up-to-date buffer of our block size has `BLOCK_SIZE`
+        // bytes at `b_data` for as long as we hold the reference; callers
+        // hold the lock that keeps writers out (module doc).
+        unsafe { &*(*self.bh.as_ptr()).b_data.cast::<[u8; BLOCK_SIZE]>() }
+    }
+
+    /// Changes the block's bytes with `f` and marks the buffer dirty.
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut [u8; BLOCK_SIZE]) -> R) -> R {
+        // SAFETY: as in `data`; the caller's lock excludes other users of
+        // these bytes, and `&mut self` other users of this reference.
+        let r = f(unsafe { &mut *(*self.bh.as_ptr()).b_data.cast::<[u8; BLOCK_SIZE]>() });
+        // SAFETY: we hold a reference to an up-to-date buffer.
+        unsafe { bindings::mark_buffer_dirty(self.bh.as_ptr()) };
+        r
+    }
+
+    /// Writes the buffer now if it is dirty and waits for it.
+    pub fn sync(&self) -> Result {
+        // SAFETY: we hold a reference to the buffer.
+        let ret = unsafe { bindings::sync_dirty_buffer(self.bh.as_ptr()) };
+        crate::kext::error::from_ret(ret)
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference, given back exactly once here.
+        unsafe { bindings::kext_brelse(self.bh.as_ptr()) };
+    }
+}

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Disk filesystems: registration, super blocks, inodes, directories,
+//! files, and the data path through iomap and writeback.
+//!
+//! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
+//! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h)
+//!
+//! A filesystem implements [`FileSystem`] and registers it with
+//! [`Registration`]. This layer owns every C operation table
+//! ([`vtable`]): each callback is a private trampoline that turns raw
+//! pointers into the safe types of this module and calls the trait. The
+//! filesystem never sees a raw pointer.
+//!
+//! - [`sb`], [`inode`]: super blocks and inodes with per-fs data.
+//! - [`buffer`]: metadata blocks through the buffer cache.
+//! - [`file`]: `kiocb`, `iov_iter`, open files and page faults.
+//! - [`iomap`]: the block-mapping contract and the iomap library calls.
+//! - [`writeback`]: `writeback_iter()`, locked folios and write bios.
+
+pub mod buffer;
+pub mod file;
+pub mod inode;
+pub mod iomap;
+pub mod sb;
+pub mod vtable;
+pub mod writeback;
+
+use crate::kext::bindings;
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::ffi::c_char;
+use file::{File, IovIter, Kiocb, VmFault};
+use inode::Inode;
+use iomap::{IoMapping, IomapFlags};
+use kernel::{
+    alloc::{KBox, KVec},
+    error::{code, Error, Result},
+    init::PinInit,
+    str::CStr,
+    types::ARef,
+    ThisModule,
+};
+use sb::{RawSuperBlock, SuperBlock};
+use writeback::{Mapping, WritebackControl};
+
+/// Why a mount option was not accepted.
+pub enum ParamError {
+    /// Not an option of this filesystem (the VFS then reports it).
+    Unknown,
+    /// A known option with a bad value; the text is shown to the user.
+    Invalid(&'static CStr),
+}
+
+/// Filesystem statistics for `statfs(2)`.
+#[derive(Default)]
+pub struct StatFs {
+    /// Blocks in the filesystem.
+    pub blocks: u64,
+    /// Free blocks.
+    pub free_blocks: u64,
+    /// Inodes in the filesystem.
+    pub files: u64,
+    /// Free inodes.
+    pub free_files: u64,
+    /// Longest name.
+    pub name_len: u64,
+    /// A filesystem id (from the UUID).
+    pub fsid: u64,
+}
+
+/// How a rename may go, from `renameat2(2)` flags.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RenameMode {
+    /// Replace the target if it exists.
+    Replace,
+    /// Fail with `EEXIST` if the target exists (checked by the VFS).
+    NoReplace,
+    /// Swap source and target, which both exist.
+    Exchange,
+}
+
+/// A filesystem type.
+///
+/// Locking, as the VFS provides it: namespace methods run with the parent
+/// directories' `i_rwsem` held exclusively (shared for `lookup` and
+/// `readdir`) and the child's held for the ones that change it.
+pub trait FileSystem: Sized + Send + Sync + 'static {
+    /// Per-mount state (`s_fs_info`).
+    type SbInfo: Send + Sync;
+    /// Per-inode state, stored beside each inode.
+    type InodeData: Send + Sync;
+    /// Parsed mount options.
+    type Options: Default + Send + Sync;
+
+    /// Name in `/proc/filesystems` and for `mount -t`.
+    const NAME: &'static CStr;
+    /// `statfs` magic.
+    const MAGIC: u64;
+    /// Largest file size in bytes.
+    const MAX_BYTES: u64;
+    /// Filesystem block size in bytes.
+    const BLOCK_SIZE: u32;
+
+    /// Initialises the per-inode data of a freshly allocated inode.
+    fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
+
+    /// Parses one mount option.
+    fn parse_param(opts: &mut Self::Options, key: &[u8], value: Option<&[u8]>) -> Result<(), ParamError>;
+
+    /// Reads and checks the on-disk super block; returns the mount state.
+    /// Errors are reported to the user with `fc`.
+    fn fill_super(
+        sb: &RawSuperBlock,
+        opts: &Self::Options,
+        fc: &FsContext,
+    ) -> Result<impl PinInit<Self::SbInfo, Error>>;
+
+    /// Returns the root directory, once `fill_super` succeeded.
+    fn root(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>>;
+
+    /// Appends `,option=value` text for `/proc/mounts`.
+    fn show_options(sb: &SuperBlock<Self>, out: &mut SeqFile) -> Result;
+
+    /// Filesystem statistics.
+    fn statfs(sb: &SuperBlock<Self>) -> Result<StatFs>;
+
+    /// Writes everything dirty that is not inode data; `wait`: and waits.
+    fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
+
+    /// Unmount: the last chance to write the super block.
+    fn put_super(sb: &SuperBlock<Self>);
+
+    /// Writes the inode's metadata; `sync`: durably before returning.
+    fn write_inode(inode: &Inode<Self>, sync: bool) -> Result;
+
+    /// The inode leaves memory; if unlinked, free its blocks and number.
+    /// Its page cache is already gone.
+    fn evict_inode(inode: &Inode<Self>);
+
+    /// Looks `name` up in `dir`.
+    fn lookup(dir: &Inode<Self>, name: &[u8]) -> Result<Option<ARef<Inode<Self>>>>;
+
+    /// Creates `name` in `dir` as the new inode `child` (already owned and
+    /// moded by `inode_init_owner`).
+    fn create(dir: &Inode<Self>, name: &[u8], child: &mut vtable::NewChild<'_, Self>) -> Result;
+
+    /// Adds `name` in `dir` as a new link to `inode`.
+    fn link(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result;
+
+    /// Removes `name` (a non-directory, `inode`) from `dir`.
+    fn unlink(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result;
+
+    /// Removes the directory `name` (`inode`) from `dir`.
+    fn rmdir(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result;
+
+    /// Renames; `new_inode` is the existing target, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn rename(
+        old_dir: &Inode<Self>,
+        old_name: &[u8],
+        old_inode: &Inode<Self>,
+        new_dir: &Inode<Self>,
+        new_name: &[u8],
+        new_inode: Option<&Inode<Self>>,
+        mode: RenameMode,
+    ) -> Result;
+
+    /// Lists `dir` from `ctx.pos()`.
+    fn readdir(dir: &Inode<Self>, ctx: &mut DirEmitter<'_>) -> Result;
+
+    /// A symlink's target, without a trailing NUL.
+    fn read_link(inode: &Inode<Self>) -> Result<KVec<u8>>;
+
+    /// Changes a regular file's size (`truncate`); `i_rwsem` and the
+    /// invalidate lock are held.
+    fn set_size(inode: &Inode<Self>, size: u64) -> Result;
+
+    /// `read(2)` and friends on a regular file.
+    fn read_iter(iocb: &mut Kiocb<'_, Self>, to: &mut IovIter<'_>) -> Result<usize>;
+
+    /// `write(2)` and friends on a regular file.
+    fn write_iter(iocb: &mut Kiocb<'_, Self>, from: &mut IovIter<'_>) -> Result<usize>;
+
+    /// `lseek(2)` on a regular file.
+    fn llseek(file: &File<'_, Self>, offset: i64, whence: i32) -> Result<i64>;
+
+    /// `fsync(2)`/`fdatasync(2)` for bytes `start..=end`.
+    fn fsync(file: &File<'_, Self>, start: i64, end: i64, datasync: bool) -> Result;
+
+    /// A shared writable mapping is about to dirty a page.
+    fn page_mkwrite(vmf: &VmFault<'_, Self>) -> u32;
+
+    /// Writes dirty folios of a regular file.
+    fn writepages(mapping: &Mapping<'_, Self>, wbc: &mut WritebackControl) -> Result;
+
+    /// The block mapper: maps file bytes `pos..pos+len` for `flags`.
+    fn iomap_begin(inode: &Inode<Self>, pos: u64, len: u64, flags: IomapFlags) -> Result<IoMapping>;
+
+    /// Ends a mapping of [`FileSystem::iomap_begin`]; `written` bytes of it
+    /// were used.
+    fn iomap_end(inode: &Inode<Self>, pos: u64, len: u64, written: u64, flags: IomapFlags, map: &IoMapping) -> Result;
+
+    /// Maps a dirty range for `iomap_writepages`.
+    fn writeback_map(inode: &Inode<Self>, pos: u64, len: u64) -> Result<IoMapping>;
+
+    /// A direct write of `size` bytes at `pos` completed (process context).
+    fn dio_write_end(inode: &Inode<Self>, pos: u64, size: u64, error: Option<Error>, unwritten: bool) -> Result;
+}
+
+/// A mount's `fs_context`, for error messages.
+pub struct FsContext(NonNull<bindings::fs_context>);
+
+impl FsContext {
+    /// Reports `msg` to the mounting process (and the kernel log).
+    pub fn error(&self, msg: &CStr) {
+        // SAFETY: the context is live during the mount callbacks.
+        unsafe { bindings::kext_fc_error(self.0.as_ptr(), msg.as_char_ptr()) };
+    }
+
+    /// Whether the mount asked for quiet errors (`MS_SILENT`).
+    pub fn silent(&self) -> bool {
+        // SAFETY: as above.
+        unsafe { (*self.0.as_ptr()).sb_flags & bindings::KEXT_SB_SILENT as u32 != 0 }
+    }
+}
+
+/// Output for `show_options`.
+pub struct SeqFile(NonNull<bindings::seq_file>);
+
+impl SeqFile {
+    /// Appends `s`.
+    pub fn puts(&mut self, s: &CStr) {
+        // SAFETY: the seq_file is live during `show_options`.
+        unsafe { bindings::kext_seq_puts(self.0.as_ptr(), s.as_char_ptr()) };
+    }
+}
+
+/// The `readdir` cursor and output (`struct dir_context`).
+pub struct DirEmitter<'a> {
+    file: NonNull<bindings::file>,
+    ctx: NonNull<bindings::dir_context>,
+    _p: PhantomData<&'a mut bindings::dir_context>,
+}
+
+impl DirEmitter<'_> {
+    /// The position to continue from.
+    pub fn pos(&self) -> i64 {
+        // SAFETY: the context is live during `iterate_shared`.
+        unsafe { (*self.ctx.as_ptr()).pos }
+    }
+
+    /// Moves the position.
+    pub fn set_pos(&mut self, pos: i64) {
+        // SAFETY: as above; we are its only user.
+        unsafe { (*self.ctx.as_ptr()).pos = pos };
+    }
+
+    /// Emits "." and ".." if the position is before them (positions 0, 1).
+    pub fn emit_dots(&mut self) -> bool {
+        // SAFETY: as above.
+        unsafe { bindings::kext_dir_emit_dots(self.file.as_ptr(), self.ctx.as_ptr()) }
+    }
+
+    /// Emits an entry; `false`: the caller's buffer is full, stop.
+    pub fn emit(&mut self, name: &[u8], ino: u64, dt: u8) -> bool {
+        // SAFETY: `name` is valid for its length during the call.
+        unsafe {
+            bindings::kext_dir_emit(
+                self.ctx.as_ptr(),
+                name.as_ptr().cast::<c_char>(),
+                name.len() as i32,
+                ino,
+                dt.into(),
+            )
+        }
+    }
+}
+
+/// A registered filesystem type; unregistered on drop.
+pub struct Registration<T: FileSystem> {
+    fs_type: KBox<bindings::file_system_type>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: the registration is only touched at module load and unload.
+unsafe impl<T: FileSystem> Send for Registration<T> {}
+// SAFETY: as above.
+unsafe impl<T: FileSystem> Sync for Registration<T> {}
+
+impl<T: FileSystem> Registration<T> {
+    /// Registers `T` as filesystem type `T::NAME`.
+    pub fn new(module: &'static ThisModule) -> Result<Self> {
+        let mut fs_type = KBox::new(bindings::file_system_type::default(), kernel::alloc::flags::GFP_KERNEL)?;
+        fs_type.name = T::NAME.as_char_ptr();
+        fs_type.fs_flags = bindings::KEXT_FS_REQUIRES_DEV as i32;
+        fs_type.init_fs_context = Some(vtable::init_fs_context::<T>);
+        fs_type.kill_sb = Some(vtable::kill_sb::<T>);
+        fs_type.owner = module.as_ptr().cast();
+        // SAFETY: `fs_type` is fully set up and stays at this address until
+        // `Drop` unregisters it.
+        crate::kext::error::from_ret(unsafe { bindings::register_filesystem(&mut *fs_type) })?;
+        Ok(Self { fs_type, _p: PhantomData })
+    }
+}
+
+impl<T: FileSystem> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`. The module cannot unload while a
+        // super block of this type exists (each holds a module reference).
+        unsafe { bindings::unregister_filesystem(&mut *self.fs_type) };
+    }
+}
+
+/// `ENOPARAM`: not an option of ours.
+pub(crate) fn enoparam() -> Error {
+    Error::from_errno(-(bindings::ENOPARAM as i32))
+}
+
+/// Rejects what no filesystem of ours supports.
+pub(crate) fn einval() -> Error {
+    code::EINVAL
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Super blocks.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::FileSystem;
+use crate::kext::{bindings, error::from_ret};
+use core::marker::PhantomData;
+use kernel::{error::Result, types::Opaque};
+
+/// A super block of any filesystem, before or after it is filled.
+///
+/// # Invariants
+///
+/// The wrapped `struct super_block` is live for the lifetime of the
+/// reference (the VFS holds `s_umount` or an active reference around every
+/// callback that receives one).
+#[repr(transparent)]
+pub struct RawSuperBlock(Opaque<bindings::super_block>);
+
+impl RawSuperBlock {
+    /// # Safety
+    ///
+    /// `ptr` must point to a live super block for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a RawSuperBlock {
+        // SAFETY: `RawSuperBlock` is transparent over the C struct.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer, for the kext layer's own calls.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::super_block {
+        self.0.get()
+    }
+
+    /// Size of the underlying block device in bytes.
+    pub fn device_bytes(&self) -> u64 {
+        // SAFETY: a block-device super block has a live `s_bdev`.
+        unsafe { bindings::kext_bdev_nr_bytes((*self.as_ptr()).s_bdev) }
+    }
+
+    /// Whether the filesystem is mounted read-only.
+    pub fn is_read_only(&self) -> bool {
+        // SAFETY: reading `s_flags` of a live super block.
+        unsafe { (*self.as_ptr()).s_flags & bindings::KEXT_SB_RDONLY != 0 }
+    }
+
+    /// Writes every dirty buffer of the device and waits for them.
+    pub fn sync_device(&self) -> Result {
+        // SAFETY: `s_bdev` is live while the super block is.
+        from_ret(unsafe { bindings::sync_blockdev((*self.as_ptr()).s_bdev) })
+    }
+
+    /// Makes completed writes durable (a cache flush), if the device caches.
+    pub fn flush_device(&self) -> Result {
+        // SAFETY: `s_bdev` is live while the super block is.
+        from_ret(unsafe { bindings::blkdev_issue_flush((*self.as_ptr()).s_bdev) })
+    }
+
+    /// Sets the filesystem block size; fails if the device cannot do it.
+    pub fn set_block_size(&self, size: u32) -> Result {
+        // SAFETY: called from `fill_super`, before any buffer is read.
+        let got = unsafe { bindings::sb_set_blocksize(self.as_ptr(), size as i32) };
+        if got as u32 == size {
+            Ok(())
+        } else {
+            Err(kernel::error::code::EINVAL)
+        }
+    }
+
+    /// Sets the largest file size, the magic, and the time granularity.
+    pub(crate) fn set_limits(&self, max_bytes: u64, magic: u64) {
+        // SAFETY: called while filling the super block, before it is
+        // visible to anyone else.
+        unsafe {
+            let sb = self.as_ptr();
+            (*sb).s_maxbytes = max_bytes as i64;
+            (*sb).s_magic = magic as _;
+            (*sb).s_time_gran = 1;
+            (*sb).s_time_min = i64::MIN;
+            (*sb).s_time_max = i64::MAX;
+        }
+    }
+}
+
+/// A filled super block of filesystem `T`, whose `s_fs_info` is `T::SbInfo`.
+#[repr(transparent)]
+pub struct SuperBlock<T: FileSystem>(RawSuperBlock, PhantomData<T>);
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// # Safety
+    ///
+    /// `ptr` must point to a live super block of `T` whose `s_fs_info` was
+    /// set by [`super::vtable`] and stays set for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::super_block) -> &'a SuperBlock<T> {
+        // SAFETY: transparent over `RawSuperBlock`, itself over the struct.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The filesystem's per-mount state.
+    pub fn info(&self) -> &T::SbInfo {
+        // SAFETY: `s_fs_info` is a `T::SbInfo` leaked from a `KBox` at mount
+        // and freed only in `kill_sb`, after every user is gone.
+        unsafe { &*(*self.0.as_ptr()).s_fs_info.cast::<T::SbInfo>() }
+    }
+
+    /// The untyped super block.
+    pub fn raw(&self) -> &RawSuperBlock {
+        &self.0
+    }
+}

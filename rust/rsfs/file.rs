@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The data path of regular files, and the block mapper behind it.
+//!
+//! [`map_begin`] is the one place where file offsets become disk blocks:
+//! iomap calls it for buffered writes, reads, readahead, direct I/O, page
+//! faults, zeroing and `SEEK_DATA`/`SEEK_HOLE`. Writing into a hole
+//! allocates blocks there as *unwritten* extents: they read as zeros until
+//! data reaches them, so no path can expose what the disk held before.
+//! Writeback ([`map_for_writeback`]) and direct I/O completion
+//! ([`dio_write_end`]) turn them into written extents.
+
+use crate::{
+    alloc,
+    extents::{Found, MAX_ALLOC},
+    format::{self, Extent},
+    kext::{
+        bindings,
+        fs::{
+            file::{File, InodeLock, IovIter, Kiocb, VmFault},
+            inode::Inode,
+            iomap::{self, IoMapping, IomapFlags, MapKind},
+        },
+    },
+    Rsfs,
+};
+use kernel::{error::Error, prelude::*};
+
+const BS: u64 = format::BLOCK_SIZE_U64;
+const SHIFT: u32 = format::BLOCK_SHIFT;
+
+fn mapping_of(e: &Extent, new: bool) -> IoMapping {
+    let addr = e.physical << SHIFT;
+    IoMapping {
+        offset: u64::from(e.logical) << SHIFT,
+        length: u64::from(e.len) << SHIFT,
+        kind: if e.unwritten { MapKind::Unwritten(addr) } else { MapKind::Mapped(addr) },
+        new,
+    }
+}
+
+/// The block mapper: maps file bytes `pos .. pos + len` (at least their
+/// first block). Writes allocate holes as unwritten extents.
+pub(crate) fn map_begin(inode: &Inode<Rsfs>, pos: u64, len: u64, flags: IomapFlags) -> Result<IoMapping> {
+    let lblk = pos >> SHIFT;
+    if lblk >= format::MAX_FILE_BLOCKS {
+        return Err(EFBIG);
+    }
+    let end = (pos + len.max(1)).div_ceil(BS).min(format::MAX_FILE_BLOCKS);
+    let sb = inode.sb();
+    let mut st = inode.data().lock();
+    let hole = match st.map.lookup(lblk) {
+        Found::Mapped(e) => return Ok(mapping_of(&e, false)),
+        Found::Hole(h) => h.min(format::MAX_FILE_BLOCKS - lblk),
+    };
+    let allocate = flags.is_write() && !flags.is_zero() && !flags.is_report() && !flags.is_overwrite_only();
+    if !allocate {
+        return Ok(IoMapping { offset: lblk << SHIFT, length: hole << SHIFT, kind: MapKind::Hole, new: false });
+    }
+    let want = hole.min(end - lblk).min(u64::from(MAX_ALLOC)) as u32;
+    let goal = st.map.goal_for(lblk);
+    // Room for this extent and for splitting one when it is written.
+    st.map.reserve(sb, 2, goal)?;
+    let (physical, n) = alloc::alloc_blocks(sb, goal, want)?;
+    let e = Extent { logical: lblk as u32, len: n, unwritten: true, physical };
+    if let Err(err) = st.map.insert(e) {
+        let _ = alloc::free_blocks(sb, physical, u64::from(n));
+        return Err(err);
+    }
+    inode.set_fs_blocks(st.map.owned_blocks());
+    drop(st);
+    inode.mark_dirty();
+    Ok(mapping_of(&e, true))
+}
+
+/// Ends a mapping. A buffered write that stopped short (a fault copying
+/// from user memory, a signal) leaves blocks allocated past the new end of
+/// file; they are freed again.
+pub(crate) fn map_end(inode: &Inode<Rsfs>, _pos: u64, len: u64, written: u64, flags: IomapFlags, map: &IoMapping) -> Result {
+    if !flags.is_write() || flags.is_direct() || !map.new || written >= len {
+        return Ok(());
+    }
+    let size = inode.size();
+    if map.offset + map.length > size.next_multiple_of(BS) {
+        crate::inode::free_blocks_from(inode, size.div_ceil(BS))?;
+    }
+    Ok(())
+}
+
+/// Maps a dirty folio's range for writeback. Unwritten blocks become
+/// written now: the folio stays under writeback (and in the page cache)
+/// until its data is on disk, so nothing can read the block from disk
+/// before then.
+pub(crate) fn map_for_writeback(inode: &Inode<Rsfs>, pos: u64, len: u64) -> Result<IoMapping> {
+    let lblk = pos >> SHIFT;
+    let nblk = len.max(1).div_ceil(BS);
+    let mut st = inode.data().lock();
+    let e = match st.map.lookup(lblk) {
+        Found::Mapped(e) => e,
+        Found::Hole(_) => {
+            pr_err!("writeback: inode {} block {} has no disk block\n", inode.ino(), lblk);
+            return Err(EIO);
+        }
+    };
+    if !e.unwritten {
+        return Ok(mapping_of(&e, false));
+    }
+    let n = nblk.min(u64::from(e.len));
+    st.map.mark_written(lblk, n)?;
+    drop(st);
+    inode.mark_dirty();
+    Ok(mapping_of(&Extent { len: n as u32, unwritten: false, ..e }, false))
+}
+
+/// A direct write completed: convert what it wrote, extend the size, or
+/// on failure free blocks it allocated past the end of file.
+pub(crate) fn dio_write_end(inode: &Inode<Rsfs>, pos: u64, size: u64, error: Option<Error>, unwritten: bool) -> Result {
+    if error.is_some() || size == 0 {
+        let isize = inode.size();
+        if inode.data().lock().map.end() > isize.div_ceil(BS) {
+            crate::inode::free_blocks_from(inode, isize.div_ceil(BS))?;
+        }
+        return Ok(());
+    }
+    if unwritten {
+        let first = pos >> SHIFT;
+        let last = (pos + size).div_ceil(BS);
+        inode.data().lock().map.mark_written(first, last - first)?;
+        inode.mark_dirty();
+    }
+    if pos + size > inode.size() {
+        inode.set_size(pos + size);
+        inode.mark_dirty();
+    }
+    Ok(())
+}
+
+/// `read_iter`.
+pub(crate) fn read_iter(iocb: &mut Kiocb<'_, Rsfs>, to: &mut IovIter<'_>) -> Result<usize> {
+    if to.count() == 0 {
+        return Ok(0);
+    }
+    if !iocb.is_direct() {
+        return iocb.generic_read(to);
+    }
+    if iocb.is_nowait() {
+        return Err(EAGAIN);
+    }
+    let inode = iocb.inode();
+    let _lock = InodeLock::shared(inode);
+    iomap::direct_io(iocb, to, iomap::DioFlags::READ)
+}
+
+/// `write_iter`.
+pub(crate) fn write_iter(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<usize> {
+    if iocb.is_nowait() {
+        return Err(EAGAIN);
+    }
+    let written = if iocb.is_direct() { direct_write(iocb, from)? } else { buffered_write(iocb, from)? };
+    iocb.write_sync(written)
+}
+
+fn buffered_write(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<usize> {
+    let inode = iocb.inode();
+    let _lock = InodeLock::exclusive(inode);
+    if iocb.write_checks(from)? == 0 {
+        return Ok(0);
+    }
+    iocb.file_modified()?;
+    iomap::buffered_write(iocb, from)
+}
+
+/// Whether file bytes `pos .. pos + len` are block-aligned, inside the
+/// file, and fully backed by written blocks: a direct write there changes
+/// no metadata and may run beside others under a shared `i_rwsem` (as
+/// ext4's `ext4_dio_write_checks` decides).
+fn is_pure_overwrite(inode: &Inode<Rsfs>, pos: u64, len: u64) -> bool {
+    if len == 0 || pos % BS != 0 || len % BS != 0 || pos + len > inode.size() {
+        return false;
+    }
+    if inode.mode() & (bindings::KEXT_S_ISUID as u16 | bindings::KEXT_S_ISGID as u16) != 0 {
+        return false; // file_modified() must drop them, exclusively
+    }
+    let st = inode.data().lock();
+    let (mut lblk, end) = (pos >> SHIFT, (pos + len) >> SHIFT);
+    while lblk < end {
+        match st.map.lookup(lblk) {
+            Found::Mapped(e) if !e.unwritten => lblk += u64::from(e.len),
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn direct_write(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<usize> {
+    let inode = iocb.inode();
+    let mut shared = is_pure_overwrite(inode, iocb.pos() as u64, from.count() as u64);
+    loop {
+        let lock = if shared { InodeLock::shared(inode) } else { InodeLock::exclusive(inode) };
+        if iocb.write_checks(from)? == 0 {
+            return Ok(0);
+        }
+        // The checks may have moved the position (O_APPEND): decide again.
+        if shared && !is_pure_overwrite(inode, iocb.pos() as u64, from.count() as u64) {
+            drop(lock);
+            shared = false;
+            continue;
+        }
+        iocb.file_modified()?;
+        let flags = if shared { iomap::DioFlags::OVERWRITE } else { iomap::DioFlags::WRITE_AND_WAIT };
+        match iomap::direct_io(iocb, from, flags) {
+            Err(e) if e == EAGAIN && shared => {
+                drop(lock);
+                shared = false;
+                continue;
+            }
+            // The page cache over the range could not be dropped: write
+            // through it instead (still under the exclusive lock).
+            Err(e) if e == ENOTBLK && !shared => return iomap::buffered_write(iocb, from),
+            r => return r,
+        }
+    }
+}
+
+/// `lseek`, with `SEEK_DATA`/`SEEK_HOLE` from the block map and the page
+/// cache.
+pub(crate) fn llseek(file: &File<'_, Rsfs>, offset: i64, whence: i32) -> Result<i64> {
+    let data = match whence {
+        w if w == bindings::KEXT_SEEK_DATA => true,
+        w if w == bindings::KEXT_SEEK_HOLE => false,
+        _ => return file.generic_llseek(offset, whence),
+    };
+    let inode = file.inode();
+    let pos = {
+        let _lock = InodeLock::shared(inode);
+        iomap::seek(inode, offset, data)?
+    };
+    file.set_pos(pos, format::MAX_FILE_SIZE as i64)
+}
+
+/// `fsync`/`fdatasync`: the data, then the inode, then every dirty
+/// metadata block, then a device cache flush.
+pub(crate) fn fsync(file: &File<'_, Rsfs>, start: i64, end: i64, _datasync: bool) -> Result {
+    let inode = file.inode();
+    file.write_and_wait_range(start, end)?;
+    inode.sync_metadata()?;
+    let sb = inode.sb().raw();
+    sb.sync_device()?;
+    sb.flush_device()
+}
+
+/// A shared writable mapping dirties a page: allocate its block now (as
+/// unwritten), where `ENOSPC` can still be reported (`SIGBUS`).
+pub(crate) fn page_mkwrite(vmf: &VmFault<'_, Rsfs>) -> u32 {
+    vmf.with_fault_locks(|| {
+        vmf.update_time();
+        iomap::page_mkwrite(vmf)
+    })
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Inodes: reading them from the inode table, writing them back,
+//! truncating, and freeing them when the last link and user are gone.
+
+use crate::{
+    alloc,
+    extents::BlockMap,
+    format::{self, FileKind, Inode as DiskInode, Timespec, INODE_FLAG_INLINE_DATA},
+    kext::fs::{
+        inode::{Inode, InodeParams, Kind, Lookup, Time},
+        iomap,
+        sb::SuperBlock,
+    },
+    kext::mm::NoFsScope,
+    meta, Rsfs,
+};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::{
+    error::Error,
+    init::PinInit,
+    new_mutex,
+    prelude::*,
+    sync::{lock::{mutex::MutexBackend, Guard}, Mutex},
+    types::ARef,
+};
+
+/// What rsfs keeps beside each VFS inode.
+#[pin_data]
+pub(crate) struct InodeData {
+    /// The block map and the on-disk fields the VFS inode has no room for.
+    #[pin]
+    pub(crate) state: Mutex<InodeState>,
+    /// Copy of `state.map.seq`, readable without the lock (see
+    /// `writeback`): changes whenever blocks leave the map.
+    pub(crate) map_seq: AtomicU64,
+}
+
+/// The lock-protected part of [`InodeData`].
+pub(crate) struct InodeState {
+    /// Extents (regular files, directories, long symlinks).
+    pub(crate) map: BlockMap,
+    /// `INODE_FLAG_*`.
+    pub(crate) flags: u16,
+    /// Creation time.
+    pub(crate) crtime: Timespec,
+    /// Directories: the parent's inode number.
+    pub(crate) dir_parent: u64,
+    /// The inode's inline area when it holds no extents: a fast symlink
+    /// target or a device number.
+    pub(crate) inline: [u8; format::INLINE_SIZE],
+}
+
+impl InodeData {
+    /// Empty per-inode data, for `alloc_inode`.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(InodeData {
+            state <- new_mutex!(InodeState {
+                map: BlockMap::new(),
+                flags: 0,
+                crtime: Timespec { sec: 0, nsec: 0 },
+                dir_parent: 0,
+                inline: [0; format::INLINE_SIZE],
+            }),
+            map_seq: AtomicU64::new(0),
+        }? Error)
+    }
+}
+
+/// The locked [`InodeState`]. Allocations made while it is held are
+/// `GFP_NOFS`: inode eviction, which reclaim may run, takes this lock too.
+pub(crate) struct StateGuard<'a> {
+    guard: Guard<'a, InodeState, MutexBackend>,
+    _nofs: NoFsScope,
+}
+
+impl core::ops::Deref for StateGuard<'_> {
+    type Target = InodeState;
+    fn deref(&self) -> &InodeState {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut InodeState {
+        &mut self.guard
+    }
+}
+
+impl InodeData {
+    /// Locks the inode's state.
+    pub(crate) fn lock(&self) -> StateGuard<'_> {
+        let nofs = NoFsScope::enter();
+        StateGuard { guard: self.state.lock(), _nofs: nofs }
+    }
+}
+
+impl InodeState {
+    /// Whether the inline area holds something other than extents.
+    pub(crate) fn has_inline_data(&self) -> bool {
+        self.flags & INODE_FLAG_INLINE_DATA != 0
+    }
+}
+
+/// Whether blocks of inodes of this mode are metadata (in the buffer
+/// cache) rather than file data (in the page cache).
+pub(crate) fn blocks_are_metadata(mode: u16) -> bool {
+    !format::is_reg(mode)
+}
+
+fn kind_of(d: &DiskInode) -> Option<Kind> {
+    Some(match d.kind()? {
+        FileKind::Regular => Kind::Regular,
+        FileKind::Dir => Kind::Directory,
+        FileKind::Symlink => Kind::Symlink,
+        _ => Kind::Special(d.rdev()),
+    })
+}
+
+/// Returns inode `ino`, from the inode cache or read from disk.
+pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>> {
+    if !sb.info().geometry.is_valid_ino(ino) {
+        pr_err!("inode number {} out of range; run fsck.rsfs\n", ino);
+        return Err(crate::kext::error::more::euclean());
+    }
+    let new = match Inode::iget(sb, ino)? {
+        Lookup::Cached(inode) => return Ok(inode),
+        Lookup::New(new) => new,
+    };
+    let d = meta::read_inode(sb, ino)?;
+    let (block, _) = sb.info().geometry.inode_location(ino).map_err(|_| EINVAL)?;
+    if d.is_free() || d.nlink == 0 {
+        pr_err!("directory entry points to free inode {}; run fsck.rsfs\n", ino);
+        return Err(crate::kext::error::more::euclean());
+    }
+    d.check(&sb.info().geometry).map_err(|e| meta::corrupt("inode", block, e))?;
+    let kind = kind_of(&d).ok_or_else(|| meta::corrupt("inode mode", block, format::FormatError::BadMode))?;
+    let map = BlockMap::load(sb, ino, &d)?;
+    {
+        let mut st = new.inode().data().lock();
+        st.map = map;
+        st.flags = d.flags;
+        st.crtime = d.crtime;
+        st.dir_parent = d.dir_parent;
+        st.inline = d.inline;
+    }
+    new.set_params(&InodeParams {
+        mode: d.mode,
+        nlink: d.nlink,
+        uid: d.uid,
+        gid: d.gid,
+        size: d.size,
+        blocks: d.blocks,
+        atime: (d.atime.sec, d.atime.nsec),
+        mtime: (d.mtime.sec, d.mtime.nsec),
+        ctime: (d.ctime.sec, d.ctime.nsec),
+        generation: d.generation,
+        kind,
+    });
+    Ok(new.finish())
+}
+
+fn ts(t: (i64, u32)) -> Timespec {
+    Timespec { sec: t.0, nsec: t.1 }
+}
+
+/// Writes the inode (and its overflow extents) to the inode table.
+pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
+    let sb = inode.sb();
+    if sb.raw().is_read_only() {
+        return Ok(());
+    }
+    let ino = inode.ino();
+    let mut d = DiskInode::new(inode.mode());
+    {
+        let mut st = inode.data().lock();
+        d.flags = st.flags;
+        d.crtime = st.crtime;
+        d.dir_parent = st.dir_parent;
+        if st.has_inline_data() || matches!(FileKind::from_mode(d.mode), Some(k) if k.dt() != format::DT_REG && k.dt() != format::DT_DIR && k.dt() != format::DT_LNK)
+        {
+            d.inline = st.inline;
+        } else {
+            st.map.store(sb, ino, &mut d)?;
+        }
+    }
+    let (uid, gid) = inode.owner();
+    d.uid = uid;
+    d.gid = gid;
+    d.nlink = inode.nlink();
+    d.size = inode.size();
+    d.atime = ts(inode.time(Time::Access));
+    d.mtime = ts(inode.time(Time::Modify));
+    d.ctime = ts(inode.time(Time::Change));
+    d.generation = inode.generation();
+    meta::write_inode(sb, ino, &d, sync)
+}
+
+/// Frees the blocks of `inode` from file block `from` on. The caller has
+/// removed any page cache over them and holds `i_rwsem`.
+pub(crate) fn free_blocks_from(inode: &Inode<Rsfs>, from: u64) -> Result {
+    let sb = inode.sb();
+    let metadata = blocks_are_metadata(inode.mode());
+    let mut first_err = Ok(());
+    let mut st = inode.data().lock();
+    st.map.truncate(from, |start, len| {
+        if metadata {
+            meta::forget(sb, start, len);
+        }
+        if let Err(e) = alloc::free_blocks(sb, start, len) {
+            if first_err.is_ok() {
+                first_err = Err(e);
+            }
+        }
+    });
+    inode.data().map_seq.store(st.map.seq, Ordering::Release);
+    inode.set_fs_blocks(st.map.owned_blocks());
+    drop(st);
+    inode.mark_dirty();
+    first_err
+}
+
+/// The inode leaves memory. If it has no links left, its blocks, overflow
+/// chain and inode slot are freed.
+pub(crate) fn evict_inode(inode: &Inode<Rsfs>) {
+    let ino = inode.ino();
+    let sb = inode.sb();
+    if ino == 0 || inode.nlink() != 0 || sb.raw().is_read_only() {
+        return;
+    }
+    let r = free_blocks_from(inode, 0).and_then(|()| {
+        inode.data().lock().map.free_chain(sb);
+        // A free slot: mode 0, valid checksum.
+        meta::write_inode(sb, ino, &DiskInode::new(0), false)
+    });
+    let r = r.and_then(|()| alloc::free_inode(sb, ino));
+    if let Err(e) = r {
+        pr_err!("cannot free inode {}: {:?}; run fsck.rsfs\n", ino, e);
+    }
+}
+
+/// `truncate(2)` to `size` of a regular file. `i_rwsem` and the
+/// invalidate lock are held.
+pub(crate) fn set_size(inode: &Inode<Rsfs>, size: u64) -> Result {
+    let old = inode.size();
+    if size > old {
+        // The block straddling the old end may hold bytes past it (written
+        // through mmap); zero them before they become part of the file.
+        let tail = old.next_multiple_of(format::BLOCK_SIZE_U64).min(size) - old;
+        if tail > 0 {
+            iomap::zero_range(inode, old, tail)?;
+        }
+        inode.truncate_setsize(size);
+        return Ok(());
+    }
+    iomap::truncate_page(inode, size)?;
+    inode.dio_wait();
+    inode.truncate_setsize(size);
+    free_blocks_from(inode, size.div_ceil(format::BLOCK_SIZE_U64))
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every metadata read and write of rsfs goes through this module.
+//!
+//! Metadata lives in the block device's buffer cache ([`Buffer`]): the
+//! superblock, both bitmaps, the inode table, directory blocks, extent
+//! overflow blocks and long symlink targets. File data never does; it goes
+//! through each file's page cache. Keeping the metadata path in one place
+//! is what lets a later log (the reserved journal region) wrap it.
+//!
+//! Who may touch which bytes (the buffer cache does not serialise them):
+//!
+//! | blocks                     | lock                                   |
+//! |----------------------------|----------------------------------------|
+//! | superblock, bitmaps        | `FsInfo::alloc`                        |
+//! | inode table                | `FsInfo::itable`                       |
+//! | directory, symlink blocks  | the owning directory's `i_rwsem`       |
+//! | extent overflow blocks     | the owning inode's block-map lock      |
+
+use crate::{
+    format::{self, Block, Inode as DiskInode, Superblock},
+    kext::{
+        error::more::euclean,
+        fs::{buffer::Buffer, sb::RawSuperBlock, sb::SuperBlock},
+    },
+    Rsfs,
+};
+use kernel::prelude::*;
+
+/// The error for metadata that fails its checks: logged, then `EUCLEAN`.
+pub(crate) fn corrupt(what: &str, block: u64, err: format::FormatError) -> Error {
+    pr_err!("corrupt {} in block {}: {}; run fsck.rsfs\n", what, block, err.as_str());
+    euclean()
+}
+
+/// Reads block 0 (at mount, before anything else exists).
+pub(crate) fn read_super_block(sb: &RawSuperBlock) -> Result<Buffer> {
+    Buffer::read(sb, format::SUPERBLOCK_BLOCK)
+}
+
+/// Writes the superblock; `sync`: and waits for it to reach the device.
+pub(crate) fn write_super(sb: &RawSuperBlock, s: &Superblock, sync: bool) -> Result {
+    let mut buf = Buffer::read(sb, format::SUPERBLOCK_BLOCK)?;
+    buf.modify(|b| s.encode(b));
+    if sync {
+        buf.sync()?;
+    }
+    Ok(())
+}
+
+/// Reads a metadata block for reading and changing.
+pub(crate) fn read(sb: &SuperBlock<Rsfs>, block: u64) -> Result<Buffer> {
+    check_data_block(sb, block)?;
+    Buffer::read(sb.raw(), block)
+}
+
+/// Reads a block of a fixed metadata region (bitmaps, inode table).
+pub(crate) fn read_fixed(sb: &SuperBlock<Rsfs>, block: u64) -> Result<Buffer> {
+    Buffer::read(sb.raw(), block)
+}
+
+/// A just-allocated metadata block, zeroed, not read from disk.
+pub(crate) fn new_block(sb: &SuperBlock<Rsfs>, block: u64) -> Result<Buffer> {
+    check_data_block(sb, block)?;
+    Buffer::new_zeroed(sb.raw(), block)
+}
+
+/// Forgets cached copies of freed metadata blocks so that no stale dirty
+/// buffer overwrites their next owner.
+pub(crate) fn forget(sb: &SuperBlock<Rsfs>, start: u64, len: u64) {
+    for b in start..start.saturating_add(len) {
+        Buffer::forget(sb.raw(), b);
+    }
+}
+
+/// Refuses block numbers outside the data region (a corrupt pointer must
+/// never make us write over the superblock or the bitmaps).
+fn check_data_block(sb: &SuperBlock<Rsfs>, block: u64) -> Result {
+    if sb.info().geometry.is_data_range(block, 1) {
+        Ok(())
+    } else {
+        Err(corrupt("block pointer", block, format::FormatError::OutOfRange))
+    }
+}
+
+/// Reads inode `ino` from the inode table.
+pub(crate) fn read_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<DiskInode> {
+    let info = sb.info();
+    let (block, offset) = info.geometry.inode_location(ino).map_err(|_| EINVAL)?;
+    let _guard = info.itable.lock();
+    let buf = read_fixed(sb, block)?;
+    let slot = inode_slot(buf.data(), offset)?;
+    DiskInode::decode(ino, slot).map_err(|e| corrupt("inode", block, e))
+}
+
+/// Writes inode `ino` into the inode table; `sync`: and waits for it.
+pub(crate) fn write_inode(sb: &SuperBlock<Rsfs>, ino: u64, inode: &DiskInode, sync: bool) -> Result {
+    let info = sb.info();
+    let (block, offset) = info.geometry.inode_location(ino).map_err(|_| EINVAL)?;
+    let buf = {
+        let _guard = info.itable.lock();
+        let mut buf = read_fixed(sb, block)?;
+        buf.modify(|b| -> Result {
+            let slot = b.get_mut(offset..offset + format::INODE_SIZE).ok_or(EINVAL)?;
+            let slot: &mut [u8; format::INODE_SIZE] = slot.try_into().map_err(|_| EINVAL)?;
+            inode.encode(ino, slot);
+            Ok(())
+        })?;
+        buf
+    };
+    if sync {
+        buf.sync()?;
+    }
+    Ok(())
+}
+
+fn inode_slot(block: &Block, offset: usize) -> Result<&[u8; format::INODE_SIZE]> {
+    block
+        .get(offset..offset + format::INODE_SIZE)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(EINVAL)
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mount options, mounting, statistics, sync and unmount.
+//!
+//! The on-disk superblock is read and validated once at mount
+//! ([`fill_super`]); from then on its in-memory copy in [`AllocState`] is
+//! the truth for the free counts, and it is written back (through
+//! [`meta::write_super`]) at `sync_fs` and unmount.
+
+use crate::{
+    format::{self, Geometry, Superblock, STATE_CLEAN, STATE_DIRTY},
+    kext::fs::{
+        sb::{RawSuperBlock, SuperBlock},
+        FsContext, ParamError, SeqFile, StatFs,
+    },
+    meta, Rsfs, WritebackMode,
+};
+use core::fmt::Arguments;
+use kernel::{
+    c_str,
+    error::Error,
+    fmt,
+    init::PinInit,
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::Mutex,
+};
+
+/// Mount options.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// `writeback=folio|iomap`; the module parameter if not given.
+    writeback: Option<WritebackMode>,
+}
+
+/// Parses one mount option.
+pub(crate) fn parse_param(opts: &mut Options, key: &[u8], value: Option<&[u8]>) -> Result<(), ParamError> {
+    match key {
+        b"writeback" => {
+            let mode = value.and_then(WritebackMode::parse);
+            if mode.is_none() {
+                pr_err!("mount option writeback= must be folio or iomap\n");
+                return Err(ParamError::Invalid(c_str!("writeback= must be folio or iomap")));
+            }
+            opts.writeback = mode;
+            Ok(())
+        }
+        _ => Err(ParamError::Unknown),
+    }
+}
+
+/// Allocation state: the superblock's counters and where to look next.
+pub(crate) struct AllocState {
+    /// The superblock as it will next be written.
+    pub(crate) sb: Superblock,
+    /// Where the next block search starts (just past the last allocation).
+    pub(crate) block_goal: u64,
+    /// Where the next inode search starts.
+    pub(crate) inode_goal: u64,
+}
+
+/// Per-mount state (`s_fs_info`).
+#[pin_data]
+pub(crate) struct FsInfo {
+    /// The layout, fixed for the life of the mount.
+    pub(crate) geometry: Geometry,
+    /// Which `writepages` this mount uses.
+    pub(crate) writeback: WritebackMode,
+    /// Bitmaps and counters (and the superblock block's bytes).
+    #[pin]
+    pub(crate) alloc: Mutex<AllocState>,
+    /// Serialises access to the bytes of inode table blocks (several inodes
+    /// share a block).
+    #[pin]
+    pub(crate) itable: Mutex<()>,
+}
+
+fn now() -> u64 {
+    // SAFETY: reads the clock; no preconditions.
+    unsafe { crate::kext::bindings::ktime_get_real_seconds() as u64 }
+}
+
+/// Logs and reports a mount failure.
+fn refuse(fc: &FsContext, err: Error, args: Arguments<'_>) -> Error {
+    if let Ok(msg) = CString::try_from_fmt(args) {
+        pr_err!("{}\n", msg.to_str().unwrap_or("cannot mount"));
+        fc.error(&msg);
+    }
+    err
+}
+
+/// Reads, checks and (for a read-write mount) marks the superblock dirty.
+pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> Result<impl PinInit<FsInfo, Error>> {
+    if sb.set_block_size(format::BLOCK_SIZE as u32).is_err() {
+        return Err(refuse(fc, EINVAL, fmt!("the device cannot use {}-byte blocks", format::BLOCK_SIZE)));
+    }
+    let device_blocks = sb.device_bytes() / format::BLOCK_SIZE_U64;
+    let buf = meta::read_super_block(sb).map_err(|e| refuse(fc, e, fmt!("cannot read the superblock")))?;
+    let mut s = match Superblock::decode_and_validate(buf.data(), device_blocks) {
+        Ok(s) => s,
+        Err(format::FormatError::BadMagic) => {
+            return Err(refuse(fc, EINVAL, fmt!("not an rsfs filesystem (bad magic)")));
+        }
+        Err(e) => {
+            let err = crate::kext::error::more::euclean();
+            return Err(refuse(fc, err, fmt!("bad superblock: {}; run fsck.rsfs", e.as_str())));
+        }
+    };
+    drop(buf);
+    let read_only = sb.is_read_only();
+    if s.has_unknown_ro_compat() && !read_only {
+        return Err(refuse(fc, EROFS, fmt!("unknown read-only features; mount read-only")));
+    }
+    if s.state != STATE_CLEAN {
+        pr_warn!("mounting a filesystem that was not cleanly unmounted; run fsck.rsfs\n");
+    }
+    if !read_only {
+        s.state = STATE_DIRTY;
+        s.mount_time = now();
+        s.mount_count = s.mount_count.wrapping_add(1);
+        meta::write_super(sb, &s, true).map_err(|e| refuse(fc, e, fmt!("cannot write the superblock")))?;
+    }
+    let writeback = opts.writeback.unwrap_or_else(crate::default_writeback);
+    let geometry = s.geometry;
+    let block_goal = geometry.data_start;
+    Ok(try_pin_init!(FsInfo {
+        geometry,
+        writeback,
+        alloc <- new_mutex!(AllocState { sb: s, block_goal, inode_goal: format::ROOT_INO + 1 }),
+        itable <- new_mutex!(()),
+    }? Error))
+}
+
+/// `/proc/mounts` options.
+pub(crate) fn show_options(sb: &SuperBlock<Rsfs>, out: &mut SeqFile) -> Result {
+    out.puts(match sb.info().writeback {
+        WritebackMode::Folio => c_str!(",writeback=folio"),
+        WritebackMode::Iomap => c_str!(",writeback=iomap"),
+    });
+    Ok(())
+}
+
+/// `statfs(2)`.
+pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> Result<StatFs> {
+    let info = sb.info();
+    let st = info.alloc.lock();
+    let uuid = &st.sb.uuid;
+    let mut fsid = 0u64;
+    for (i, b) in uuid.iter().enumerate() {
+        fsid ^= u64::from(*b) << ((i % 8) * 8);
+    }
+    Ok(StatFs {
+        blocks: info.geometry.data_blocks(),
+        free_blocks: st.sb.free_blocks,
+        files: info.geometry.allocatable_inodes(),
+        free_files: st.sb.free_inodes,
+        name_len: format::MAX_NAME_LEN as u64,
+        fsid,
+    })
+}
+
+/// Writes the superblock copy; `clean`: with the clean state (unmount).
+fn write_state(sb: &SuperBlock<Rsfs>, clean: bool, sync: bool) -> Result {
+    let s = {
+        let mut st = sb.info().alloc.lock();
+        st.sb.write_time = now();
+        st.sb.state = if clean { STATE_CLEAN } else { STATE_DIRTY };
+        st.sb
+    };
+    meta::write_super(sb.raw(), &s, sync)
+}
+
+/// `sync_fs`: the superblock, then (if waiting) every dirty metadata
+/// buffer and a device cache flush. Data was written before this is called.
+pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
+    if sb.raw().is_read_only() {
+        return Ok(());
+    }
+    write_state(sb, false, false)?;
+    if wait {
+        sb.raw().sync_device()?;
+        sb.raw().flush_device()?;
+    }
+    Ok(())
+}
+
+/// Unmount: all inodes are gone; mark the filesystem clean on disk.
+pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
+    if sb.raw().is_read_only() {
+        return;
+    }
+    let r = sb.raw().sync_device().and_then(|()| write_state(sb, true, true)).and_then(|()| sb.raw().flush_device());
+    if let Err(e) = r {
+        pr_err!("unmount: cannot write the superblock ({:?}); run fsck.rsfs\n", e);
+    }
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `writepages`: how dirty file data leaves the page cache.
+//!
+//! In the default `writeback=folio` mode this is a loop over the kernel's
+//! `writeback_iter()`, which hands us each dirty folio locked and cleared
+//! for I/O, and [`FolioWriter::write_folio`], which writes one folio:
+//!
+//! 1. end of file: skip a folio wholly past `i_size` (a truncate is
+//!    running), zero the part of a straddling folio past it;
+//! 2. `folio_start_writeback()`;
+//! 3. map its block ([`file::map_for_writeback`], which also turns an
+//!    unwritten block written), reusing the previous mapping while it
+//!    covers the folio and no blocks have left the file since;
+//! 4. add it to the current bio if it continues it on disk, otherwise
+//!    submit that bio and start a new one.
+//!
+//! Each bio's completion ends writeback of its folios and records errors
+//! on the file (`mapping_set_error`), in `kext::fs::writeback`.
+//!
+//! `writeback=iomap` calls the kernel's `iomap_writepages()` instead, with
+//! the same mapper as `map_blocks`: a comparator for ours.
+
+use crate::{
+    file,
+    kext::fs::{
+        inode::Inode,
+        iomap::{self, IoMapping},
+        writeback::{LockedFolio, Mapping, WriteBio, WritebackControl, WritebackIter},
+    },
+    Rsfs, WritebackMode,
+};
+use core::sync::atomic::Ordering;
+use kernel::prelude::*;
+
+/// `writepages` of regular files.
+pub(crate) fn writepages(mapping: &Mapping<'_, Rsfs>, wbc: &mut WritebackControl) -> Result {
+    match mapping.host().sb().info().writeback {
+        WritebackMode::Iomap => iomap::writepages(mapping, wbc),
+        WritebackMode::Folio => {
+            let mut writer = FolioWriter::new(mapping.host());
+            let mut iter = WritebackIter::new(mapping, wbc);
+            let mut status = Ok(());
+            // Every folio goes back through `next`, errors or not:
+            // `writeback_iter()` decides whether the walk goes on.
+            while let Some(folio) = iter.next(status) {
+                status = writer.write_folio(folio, iter.wbc());
+            }
+            writer.submit();
+            iter.status()
+        }
+    }
+}
+
+/// Writes folios one at a time, merging disk-contiguous ones into bios.
+struct FolioWriter<'a> {
+    inode: &'a Inode<Rsfs>,
+    /// The bio being filled.
+    bio: Option<WriteBio>,
+    /// The last mapping, and the block map generation it was made in.
+    cached: Option<(IoMapping, u64)>,
+}
+
+impl<'a> FolioWriter<'a> {
+    fn new(inode: &'a Inode<Rsfs>) -> Self {
+        Self { inode, bio: None, cached: None }
+    }
+
+    /// The device byte address for file bytes `pos .. pos + len`.
+    fn map(&mut self, pos: u64, len: u64) -> Result<u64> {
+        let seq = self.inode.data().map_seq.load(Ordering::Acquire);
+        if let Some((m, at)) = self.cached {
+            if at == seq && pos >= m.offset && pos + len <= m.offset + m.length {
+                if let Some(addr) = m.disk_addr(pos) {
+                    return Ok(addr);
+                }
+            }
+        }
+        let m = file::map_for_writeback(self.inode, pos, len)?;
+        self.cached = Some((m, seq));
+        m.disk_addr(pos).ok_or(EIO)
+    }
+
+    /// The single-folio writer.
+    fn write_folio(&mut self, mut folio: LockedFolio<'_, Rsfs>, wbc: &mut WritebackControl) -> Result {
+        let size = self.inode.size();
+        let pos = folio.pos();
+        if pos >= size {
+            folio.skip();
+            return Ok(());
+        }
+        if pos + folio.size() > size {
+            folio.zero_tail(size - pos);
+        }
+        let folio = folio.start_writeback();
+        let len = folio.size();
+        let disk = match self.map(pos, len) {
+            Ok(disk) => disk,
+            Err(e) => {
+                folio.fail(e);
+                return Err(e);
+            }
+        };
+        let folio = match self.bio.as_mut() {
+            Some(bio) => match bio.try_add(disk, folio) {
+                Ok(()) => return Ok(()),
+                Err(folio) => folio,
+            },
+            None => folio,
+        };
+        self.submit();
+        self.bio = Some(WriteBio::start(self.inode.sb().raw(), disk, folio, WriteBio::MAX_FOLIOS, wbc)?);
+        Ok(())
+    }
+
+    /// Sends the bio being filled, if any.
+    fn submit(&mut self) {
+        if let Some(bio) = self.bio.take() {
+            bio.submit();
+        }
+    }
+}
