@@ -3,13 +3,24 @@
 # in $OUT/results.ktap, the kernel log in $OUT/dmesg.log.
 #
 #   tests/guest-run.sh OUTDIR [SUITE.sh...]
+#
+# RSFS_WRITEBACK_MODES (default "folio iomap") is passed on to the rsfs
+# suites, which run every test once per mode.
 set -u
 OUT=$1; shift
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 export RSFS_TOP=$TOP KTAP_STATE=$OUT/ktap.state KTAP_LOGDIR=$OUT
 suites=("$@")
 . "$TOP/tests/lib/ktap.sh"   # for KTAP_KLOG_BAD
-[ ${#suites[@]} -gt 0 ] || suites=("$TOP"/tests/rsnull/*.sh)
+if [ ${#suites[@]} -eq 0 ]; then
+    # rsnull first (rsfs runs on it), then rsfs: mount, names, data, space,
+    # then any other rsfs suite.
+    suites=("$TOP"/tests/rsnull/*.sh)
+    for s in mount namespace data space; do suites+=("$TOP/tests/rsfs/$s.sh"); done
+    for s in "$TOP"/tests/rsfs/*.sh; do
+        case " ${suites[*]} " in *" $s "*) ;; *) suites+=("$s") ;; esac
+    done
+fi
 
 # Keep kernel messages off the console; the harness reads them with dmesg.
 dmesg -n 1 2>/dev/null || true
@@ -23,7 +34,7 @@ echo 0 >"$KTAP_STATE"
     fi
     dmesg -c >"$OUT/dmesg.log"
     for suite in "${suites[@]}"; do
-        echo "# suite $(basename "$(dirname "$suite")")/$(basename "$suite")"
+        echo "# suite $(basename "$(dirname "$suite")")/$(basename "$suite") (started $(date +%T))"
         bash "$suite"
     done
     echo "1..$(cat "$KTAP_STATE")"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Host-side test runner: runs the userspace unit tests (cargo test in
-# tools/), builds the modules, boots the debug kernel in a VM, runs the
-# suites there and reports. Ends with "N passed, N failed".
+# tools/), builds the modules and the tools, boots the debug kernel in a VM,
+# runs the suites there (rsnull, then rsfs) and reports. Ends with
+# "N passed, N failed".
 #
 #   tests/run.sh [SUITE.sh...]     default: cargo tests and every suite
+#   RSFS_WRITEBACK_MODES="iomap"   rsfs suites in these writeback modes only
+#                                  (default "folio iomap")
 set -uo pipefail
 . "$(dirname "$0")/../scripts/env.sh"
 cd "$RSFS_TOP"
@@ -11,6 +14,10 @@ cd "$RSFS_TOP"
 KDIR=${KDIR:-$(scripts/kernel.sh debug)} || die "no kernel"
 log "building modules against $KDIR"
 make -s KDIR="$KDIR" modules || { echo "0 passed, 1 failed"; exit 1; }
+# The rsfs suites run mkfs.rsfs, fsck.rsfs and rsfs-testutil from
+# tools/target/release (the VM shares the host's file system).
+log "building the tools: cargo build --release in tools/"
+(cd tools && cargo build --release --quiet) || { echo "0 passed, 1 failed"; exit 1; }
 
 out=$(mktemp -d /tmp/rsfs-test.XXXXXX)
 passed=0 failed=0
@@ -32,7 +39,8 @@ suites=()
 for s in "$@"; do suites+=("$(realpath "$s")"); done
 
 log "booting the VM; results in $out"
-scripts/vm.sh --kdir "$KDIR" --rwdir "$out" --timeout "${RSFS_TEST_TIMEOUT:-3000}" -- \
+scripts/vm.sh --kdir "$KDIR" --rwdir "$out" --timeout "${RSFS_TEST_TIMEOUT:-4200}" -- \
+    env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" \
     "$RSFS_TOP/tests/guest-run.sh" "$out" "${suites[@]}" >"$out/console.log" 2>&1
 vm_rc=$?
 
