@@ -4,9 +4,17 @@
 #   make check     set up everything, then run every test suite in the VM
 #   make           build the modules against the project's kernel
 #   make bench-blk benchmark rsnull against null_blk, rnull and brd
+#   make tools     build mkfs.rsfs, fsck.rsfs (and the tests' helper) in tools/
+#   make install   install the modules and mkfs.rsfs / fsck.rsfs
 #
 # KDIR overrides the kernel build tree (default: the cached debug kernel
 # that scripts/kernel.sh builds).
+#
+# `make install` runs the kernel's modules_install (modules go to
+# $(INSTALL_MOD_PATH)/lib/modules/<release>/updates/, then depmod) and copies
+# the tools to $(DESTDIR)$(SBINDIR), where `mkfs -t rsfs` and `fsck -t rsfs`
+# find them. INSTALL_MOD_PATH defaults to $(DESTDIR), so DESTDIR stages
+# everything. `make install-modules` and `make install-tools` do one half.
 
 ifneq ($(KERNELRELEASE),)
 # Called from the kernel's build system: Kbuild has the rules.
@@ -17,7 +25,12 @@ PWD := $(shell pwd)
 KDIR ?= $(shell $(PWD)/scripts/kernel.sh debug)
 KMAKE = $(MAKE) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(HOME)/.cargo/bin/bindgen -C $(KDIR) M=$(PWD)
 
-.PHONY: modules clean setup demo check bench-blk tools
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+INSTALL_MOD_PATH ?= $(DESTDIR)
+CARGO ?= $(or $(shell PATH="$(HOME)/.cargo/bin:$$PATH" command -v cargo),cargo)
+
+.PHONY: modules clean setup demo check bench-blk tools install install-modules install-tools
 
 modules:
 	$(KMAKE) modules
@@ -37,5 +50,19 @@ check: setup
 
 bench-blk: setup
 	scripts/bench-blk.sh
+
+tools:
+	cd tools && $(CARGO) build --release
+
+install: install-modules install-tools
+
+install-modules: modules
+	$(KMAKE) INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) modules_install
+
+# Cargo cannot name a binary mkfs.rsfs: install mkfs-rsfs under that name.
+install-tools: tools
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 tools/target/release/mkfs-rsfs $(DESTDIR)$(SBINDIR)/mkfs.rsfs
+	install -m 0755 tools/target/release/fsck-rsfs $(DESTDIR)$(SBINDIR)/fsck.rsfs
 
 endif
