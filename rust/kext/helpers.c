@@ -273,9 +273,38 @@ void kext_mapping_set_error(struct address_space *mapping, int error)
 }
 blk_opf_t kext_wbc_to_write_flags(struct writeback_control *wbc) { return wbc_to_write_flags(wbc); }
 void kext_wbc_init_bio(struct writeback_control *wbc, struct bio *bio) { wbc_init_bio(wbc, bio); }
-struct folio *kext_bio_folio(struct bio *bio, unsigned short index)
+struct folio *kext_bio_first_folio(struct bio *bio, struct folio_iter *fi)
 {
-	return page_folio(bio->bi_io_vec[index].bv_page);
+	bio_first_folio(fi, bio, 0);
+	return fi->folio;
+}
+struct folio *kext_bio_next_folio(struct bio *bio, struct folio_iter *fi)
+{
+	bio_next_folio(fi, bio);
+	return fi->folio;
+}
+
+/*
+ * A file_system_type allocated at run time holds lock class keys, which
+ * lockdep must know about before the first super block uses them.
+ */
+void kext_fs_type_keys(struct file_system_type *t, bool add)
+{
+	struct lock_class_key *keys[] = {
+		&t->s_lock_key, &t->s_umount_key, &t->s_vfs_rename_key,
+		&t->s_writers_key[0], &t->s_writers_key[1], &t->s_writers_key[2],
+		&t->i_lock_key, &t->i_mutex_key, &t->invalidate_lock_key,
+		&t->i_mutex_dir_key,
+	};
+	int i;
+
+	BUILD_BUG_ON(SB_FREEZE_LEVELS != 3);
+	for (i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (add)
+			lockdep_register_key(keys[i]);
+		else
+			lockdep_unregister_key(keys[i]);
+	}
 }
 
 /* Odds and ends */

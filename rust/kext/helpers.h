@@ -136,13 +136,21 @@ size_t kext_folio_size(struct folio *folio);
 void kext_mapping_set_error(struct address_space *mapping, int error);
 blk_opf_t kext_wbc_to_write_flags(struct writeback_control *wbc);
 void kext_wbc_init_bio(struct writeback_control *wbc, struct bio *bio);
-struct folio *kext_bio_folio(struct bio *bio, unsigned short index);
+/*
+ * Walks the folios of a completed bio (bio_for_each_folio_all): the block
+ * layer merges physically contiguous folios into one bio_vec, so vectors
+ * and folios do not correspond one to one.
+ */
+struct folio *kext_bio_first_folio(struct bio *bio, struct folio_iter *fi);
+struct folio *kext_bio_next_folio(struct bio *bio, struct folio_iter *fi);
 
 /* Odds and ends */
 void kext_seq_puts(struct seq_file *m, const char *s);
 size_t kext_iov_iter_count(const struct iov_iter *i);
 ssize_t kext_generic_write_sync(struct kiocb *iocb, ssize_t count);
 u64 kext_bdev_nr_bytes(struct block_device *bdev);
+
+void kext_fs_type_keys(struct file_system_type *t, bool add);
 
 /* Filesystem contexts */
 void kext_fc_error(struct fs_context *fc, const char *msg);

@@ -296,9 +296,16 @@ impl<T: FileSystem> Registration<T> {
         fs_type.init_fs_context = Some(vtable::init_fs_context::<T>);
         fs_type.kill_sb = Some(vtable::kill_sb::<T>);
         fs_type.owner = module.as_ptr().cast();
+        // SAFETY: the keys live in the box, at a fixed address, until `Drop`
+        // unregisters them after the filesystem type.
+        unsafe { bindings::kext_fs_type_keys(&mut *fs_type, true) };
         // SAFETY: `fs_type` is fully set up and stays at this address until
         // `Drop` unregisters it.
-        crate::kext::error::from_ret(unsafe { bindings::register_filesystem(&mut *fs_type) })?;
+        if let Err(e) = crate::kext::error::from_ret(unsafe { bindings::register_filesystem(&mut *fs_type) }) {
+            // SAFETY: registered above; nothing used them.
+            unsafe { bindings::kext_fs_type_keys(&mut *fs_type, false) };
+            return Err(e);
+        }
         Ok(Self { fs_type, _p: PhantomData })
     }
 }
@@ -307,7 +314,10 @@ impl<T: FileSystem> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: registered in `new`. The module cannot unload while a
         // super block of this type exists (each holds a module reference).
-        unsafe { bindings::unregister_filesystem(&mut *self.fs_type) };
+        unsafe {
+            bindings::unregister_filesystem(&mut *self.fs_type);
+            bindings::kext_fs_type_keys(&mut *self.fs_type, false);
+        }
     }
 }
 

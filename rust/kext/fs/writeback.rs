@@ -351,8 +351,11 @@ unsafe extern "C" fn write_end_io(bio: *mut bindings::bio) {
             let folios = (*bio).bi_vcnt;
             kernel::pr_err!("write error {} on a bio of {} folio(s)\n", err, folios);
         }
-        for i in 0..(*bio).bi_vcnt {
-            end_one(bindings::kext_bio_folio(bio, i), err, false);
+        let mut fi = bindings::folio_iter::default();
+        let mut folio = bindings::kext_bio_first_folio(bio, &mut fi);
+        while !folio.is_null() {
+            end_one(folio, err, false);
+            folio = bindings::kext_bio_next_folio(bio, &mut fi);
         }
         bindings::bio_put(bio);
     }
