@@ -10,11 +10,52 @@
 //! bios merge.
 
 use crate::{
-    format::{bitmap_find_zero, bitmap_get, bitmap_set_range, BITS_PER_BLOCK},
+    format::{bitmap_find_zero, bitmap_get, bitmap_set_range, FormatError, BITS_PER_BLOCK, ROOT_INO},
     kext::fs::sb::SuperBlock,
     meta, Rsfs,
 };
 use kernel::prelude::*;
+
+/// One on-disk bitmap: `blocks` blocks from `start`, `bits` bits in use.
+#[derive(Clone, Copy)]
+struct Bitmap {
+    start: u64,
+    blocks: u64,
+    bits: u64,
+}
+
+/// Finds the first clear bit at or after `goal` (wrapping around once),
+/// sets it and up to `want - 1` clear bits after it in the same bitmap
+/// block, and returns (first bit, count). The caller holds
+/// `FsInfo::alloc`.
+fn take_bits(sb: &SuperBlock<Rsfs>, map: Bitmap, goal: u64, want: u64) -> Result<Option<(u64, u64)>> {
+    let goal = if goal < map.bits { goal } else { 0 };
+    let first_index = goal / BITS_PER_BLOCK;
+    let first_bit = goal % BITS_PER_BLOCK;
+    // Every bitmap block once from the goal's on, then the start of the
+    // goal's own block.
+    for step in 0..=map.blocks {
+        let index = (first_index + step) % map.blocks;
+        let base = index * BITS_PER_BLOCK;
+        let limit = (map.bits - base).min(BITS_PER_BLOCK);
+        let (from, to) = match step {
+            0 => (first_bit, limit),
+            s if s == map.blocks => (0, first_bit.min(limit)),
+            _ => (0, limit),
+        };
+        let mut buf = meta::read_fixed(sb, map.start + index)?;
+        let Some(bit) = bitmap_find_zero(buf.data(), from, to) else {
+            continue;
+        };
+        let mut len = 1;
+        while len < want && bit + len < limit && bitmap_get(buf.data(), bit + len) == Ok(false) {
+            len += 1;
+        }
+        buf.modify(|b| bitmap_set_range(b, bit, bit + len, true));
+        return Ok(Some((base + bit, len)));
+    }
+    Ok(None)
+}
 
 /// Allocates up to `want` contiguous blocks, starting the search at
 /// `goal`. Returns (first block, count); `ENOSPC` when the disk is full.
@@ -26,40 +67,18 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, want: u32) -> Resul
         return Err(ENOSPC);
     }
     let goal = if g.is_data_range(goal, 1) { goal } else { st.block_goal };
-    let goal = if g.is_data_range(goal, 1) { goal } else { g.data_start };
     let want = u64::from(want.max(1)).min(st.sb.free_blocks);
-    let (first_map, first_bit) = g.block_bitmap_location(goal).map_err(|_| EINVAL)?;
-    let first_index = first_map - g.block_bitmap_start;
-    let maps = g.block_bitmap_blocks;
-    // Every bitmap block once from the goal on, then the start of the
-    // goal's own block (wrapping around).
-    for step in 0..=maps {
-        let index = (first_index + step) % maps;
-        let base = index * BITS_PER_BLOCK;
-        let limit = (g.total_blocks - base).min(BITS_PER_BLOCK);
-        let (from, to) = match step {
-            0 => (first_bit as u64, limit),
-            s if s == maps => (0, (first_bit as u64).min(limit)),
-            _ => (0, limit),
-        };
-        let mut buf = meta::read_fixed(sb, g.block_bitmap_start + index)?;
-        let Some(bit) = bitmap_find_zero(buf.data(), from, to) else {
-            continue;
-        };
-        let mut len = 1;
-        while len < want && bit + len < limit && bitmap_get(buf.data(), bit + len) == Ok(false) {
-            len += 1;
-        }
-        let start = base + bit;
-        if !g.is_data_range(start, len) {
-            return Err(meta::corrupt("block bitmap", g.block_bitmap_start + index, crate::format::FormatError::OutOfRange));
-        }
-        buf.modify(|b| bitmap_set_range(b, bit, bit + len, true));
-        st.sb.free_blocks -= len;
-        st.block_goal = start + len;
-        return Ok((start, len as u32));
+    let map = Bitmap { start: g.block_bitmap_start, blocks: g.block_bitmap_blocks, bits: g.total_blocks };
+    let Some((start, len)) = take_bits(sb, map, goal, want)? else {
+        return Err(ENOSPC);
+    };
+    // mkfs marks the metadata region used; a clear bit there is corruption.
+    if !g.is_data_range(start, len) {
+        return Err(meta::corrupt("block bitmap", start, FormatError::OutOfRange));
     }
-    Err(ENOSPC)
+    st.sb.free_blocks -= len;
+    st.block_goal = start + len;
+    Ok((start, len as u32))
 }
 
 /// Frees blocks `start .. start + len`.
@@ -67,7 +86,7 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
     let info = sb.info();
     let g = &info.geometry;
     if !g.is_data_range(start, len) {
-        return Err(meta::corrupt("extent", start, crate::format::FormatError::OutOfRange));
+        return Err(meta::corrupt("extent", start, FormatError::OutOfRange));
     }
     let mut st = info.alloc.lock();
     let mut block = start;
@@ -101,33 +120,17 @@ pub(crate) fn alloc_inode(sb: &SuperBlock<Rsfs>) -> Result<u64> {
     if st.sb.free_inodes == 0 {
         return Err(ENOSPC);
     }
-    let goal = if g.is_valid_ino(st.inode_goal) { st.inode_goal } else { 1 };
-    let (first_map, first_bit) = g.inode_bitmap_location(goal).map_err(|_| EINVAL)?;
-    let first_index = first_map - g.inode_bitmap_start;
-    let maps = g.inode_bitmap_blocks;
-    for step in 0..=maps {
-        let index = (first_index + step) % maps;
-        let base = index * BITS_PER_BLOCK;
-        let limit = (g.inode_count - base).min(BITS_PER_BLOCK);
-        let (from, to) = match step {
-            0 => (first_bit as u64, limit),
-            s if s == maps => (0, (first_bit as u64).min(limit)),
-            _ => (0, limit),
-        };
-        let mut buf = meta::read_fixed(sb, g.inode_bitmap_start + index)?;
-        let Some(bit) = bitmap_find_zero(buf.data(), from, to) else {
-            continue;
-        };
-        let ino = base + bit;
-        if !g.is_valid_ino(ino) || ino == crate::format::ROOT_INO {
-            return Err(meta::corrupt("inode bitmap", g.inode_bitmap_start + index, crate::format::FormatError::OutOfRange));
-        }
-        buf.modify(|b| bitmap_set_range(b, bit, bit + 1, true));
-        st.sb.free_inodes -= 1;
-        st.inode_goal = ino + 1;
-        return Ok(ino);
+    let map = Bitmap { start: g.inode_bitmap_start, blocks: g.inode_bitmap_blocks, bits: g.inode_count };
+    let Some((ino, _)) = take_bits(sb, map, st.inode_goal, 1)? else {
+        return Err(ENOSPC);
+    };
+    // mkfs marks slot 0 and the root used.
+    if !g.is_valid_ino(ino) || ino == ROOT_INO {
+        return Err(meta::corrupt("inode bitmap", ino, FormatError::OutOfRange));
     }
-    Err(ENOSPC)
+    st.sb.free_inodes -= 1;
+    st.inode_goal = ino + 1;
+    Ok(ino)
 }
 
 /// Frees inode number `ino`.

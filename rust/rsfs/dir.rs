@@ -118,9 +118,11 @@ fn add_block(inode: &Inode<Rsfs>, index: u64) -> Result<(u64, Buffer)> {
 fn add_entry(dir: &Inode<Rsfs>, name: &[u8], ino: u64, dt: u8) -> Result {
     let ino32 = u32::try_from(ino).map_err(|_| EINVAL)?;
     let n = dir_nblocks(dir);
-    for index in 0..n {
+    let hint = dir.data().lock().dir_space_hint.min(n);
+    for index in hint..n {
         let mut buf = read_dir_block(dir, index)?;
         if dir_find_space(buf.data(), name.len()).map_err(|e| meta::corrupt("directory block", index, e))?.is_some() {
+            dir.data().lock().dir_space_hint = index;
             return buf.modify(|b| -> Result {
                 dir_insert(b, name, ino32, dt).map_err(|_| EINVAL)?;
                 seal_block(b);
@@ -137,11 +139,16 @@ fn add_entry(dir: &Inode<Rsfs>, name: &[u8], ino: u64, dt: u8) -> Result {
     })?;
     buf.set_verified(true);
     dir.set_size((n + 1) * BS);
+    dir.data().lock().dir_space_hint = n;
     Ok(())
 }
 
 fn remove_entry(dir: &Inode<Rsfs>, slot: Slot) -> Result {
     let mut buf = read_dir_block(dir, slot.index)?;
+    {
+        let mut st = dir.data().lock();
+        st.dir_space_hint = st.dir_space_hint.min(slot.index);
+    }
     buf.modify(|b| -> Result {
         dir_remove_at(b, slot.offset).map_err(|_| EINVAL)?;
         seal_block(b);

@@ -46,6 +46,10 @@ pub(crate) struct InodeState {
     pub(crate) crtime: Timespec,
     /// Directories: the parent's inode number.
     pub(crate) dir_parent: u64,
+    /// Directories: where `add_entry` starts looking for room; the blocks
+    /// before it were full when last looked at and nothing was removed
+    /// from them since (in memory only).
+    pub(crate) dir_space_hint: u64,
     /// The inode's inline area when it holds no extents: a fast symlink
     /// target or a device number.
     pub(crate) inline: [u8; format::INLINE_SIZE],
@@ -60,6 +64,7 @@ impl InodeData {
                 flags: 0,
                 crtime: Timespec { sec: 0, nsec: 0 },
                 dir_parent: 0,
+                dir_space_hint: 0,
                 inline: [0; format::INLINE_SIZE],
             }),
             map_seq: AtomicU64::new(0),

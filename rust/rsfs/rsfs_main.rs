@@ -144,6 +144,10 @@ impl FileSystem for Rsfs {
         super_block::fill_super(sb, opts, fc)
     }
 
+    fn reconfigure(sb: &SuperBlock<Self>, opts: &Self::Options, read_only: bool) -> Result {
+        super_block::reconfigure(sb, opts, read_only)
+    }
+
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>> {
         inode::iget(sb, format::ROOT_INO)
     }

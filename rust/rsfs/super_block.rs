@@ -40,7 +40,6 @@ pub(crate) fn parse_param(opts: &mut Options, key: &[u8], value: Option<&[u8]>) 
         b"writeback" => {
             let mode = value.and_then(WritebackMode::parse);
             if mode.is_none() {
-                pr_err!("mount option writeback= must be folio or iomap\n");
                 return Err(ParamError::Invalid(c_str!("writeback= must be folio or iomap")));
             }
             opts.writeback = mode;
@@ -84,7 +83,6 @@ fn now() -> u64 {
 /// Logs and reports a mount failure.
 fn refuse(fc: &FsContext, err: Error, args: Arguments<'_>) -> Error {
     if let Ok(msg) = CString::try_from_fmt(args) {
-        pr_err!("{}\n", msg.to_str().unwrap_or("cannot mount"));
         fc.error(&msg);
     }
     err
@@ -130,6 +128,27 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
         alloc <- new_mutex!(AllocState { sb: s, block_goal, inode_goal: format::ROOT_INO + 1 }),
         itable <- new_mutex!(()),
     }? Error))
+}
+
+/// `mount -o remount`: switching to read-only marks the filesystem clean
+/// on disk, back to read-write dirty again. The writeback mode is fixed
+/// for the life of the mount.
+pub(crate) fn reconfigure(sb: &SuperBlock<Rsfs>, opts: &Options, read_only: bool) -> Result {
+    if let Some(mode) = opts.writeback {
+        if mode != sb.info().writeback {
+            pr_err!("writeback= cannot change on remount\n");
+            return Err(EINVAL);
+        }
+    }
+    let was_read_only = sb.raw().is_read_only();
+    if read_only && !was_read_only {
+        sb.raw().sync_device()?;
+        write_state(sb, true, true)?;
+        sb.raw().flush_device()?;
+    } else if !read_only && was_read_only {
+        write_state(sb, false, true)?;
+    }
+    Ok(())
 }
 
 /// `/proc/mounts` options.

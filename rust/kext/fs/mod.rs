@@ -115,6 +115,11 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
         fc: &FsContext,
     ) -> Result<impl PinInit<Self::SbInfo, Error>>;
 
+    /// `mount -o remount`: `opts` are the new options, `read_only` the new
+    /// state (the current one is `sb.raw().is_read_only()`). The VFS has
+    /// synced the filesystem before a switch to read-only.
+    fn reconfigure(sb: &SuperBlock<Self>, opts: &Self::Options, read_only: bool) -> Result;
+
     /// Returns the root directory, once `fill_super` succeeded.
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>>;
 
@@ -211,10 +216,18 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
 pub struct FsContext(NonNull<bindings::fs_context>);
 
 impl FsContext {
-    /// Reports `msg` to the mounting process (and the kernel log).
+    /// Reports `msg` to the mounting process and the kernel log. (With the
+    /// old `mount(2)` call `errorfc` prints it; with `fsopen(2)` it goes to
+    /// the context's log, so we print it too.)
     pub fn error(&self, msg: &CStr) {
         // SAFETY: the context is live during the mount callbacks.
-        unsafe { bindings::kext_fc_error(self.0.as_ptr(), msg.as_char_ptr()) };
+        unsafe {
+            let fc = self.0.as_ptr();
+            if !(*fc).log.log.is_null() {
+                kernel::pr_err!("{}\n", msg.to_str().unwrap_or("mount failed"));
+            }
+            bindings::kext_fc_error(fc, msg.as_char_ptr());
+        }
     }
 
     /// Whether the mount asked for quiet errors (`MS_SILENT`).

@@ -73,6 +73,7 @@ impl<T: FileSystem> Tables<T> {
         free: Some(fc_free::<T>),
         parse_param: Some(fc_parse_param::<T>),
         get_tree: Some(fc_get_tree::<T>),
+        reconfigure: Some(fc_reconfigure::<T>),
         ..zeroed()
     };
 
@@ -242,6 +243,16 @@ unsafe extern "C" fn fc_parse_param<T: FileSystem>(
 unsafe extern "C" fn fc_get_tree<T: FileSystem>(fc: *mut bindings::fs_context) -> c_int {
     // SAFETY: live context; `fill_super` matches the expected signature.
     unsafe { bindings::get_tree_bdev(fc, Some(fill_super::<T>)) }
+}
+
+unsafe extern "C" fn fc_reconfigure<T: FileSystem>(fc: *mut bindings::fs_context) -> c_int {
+    // SAFETY: a reconfiguration context has the mounted root, whose super
+    // block is ours and held (`s_umount`) for the call.
+    unsafe {
+        let sb = SuperBlock::<T>::from_raw((*(*fc).root).d_sb);
+        let read_only = (*fc).sb_flags & bindings::KEXT_SB_RDONLY as u32 != 0;
+        to_errno(T::reconfigure(sb, options::<T>(fc), read_only))
+    }
 }
 
 unsafe extern "C" fn fill_super<T: FileSystem>(sb: *mut bindings::super_block, fc: *mut bindings::fs_context) -> c_int {
