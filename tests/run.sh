@@ -5,6 +5,7 @@
 # "N passed, N failed".
 #
 #   tests/run.sh [SUITE.sh...]     default: cargo tests and every suite
+#   RSFS_TEST_VMS=1                one VM for the default run (default 2)
 #   RSFS_WRITEBACK_MODES="iomap"   rsfs suites in these writeback modes only
 #                                  (default "folio iomap")
 set -uo pipefail
@@ -35,25 +36,53 @@ if [ $# -eq 0 ]; then
     passed=$((passed + p)) failed=$((failed + f))
 fi
 
-suites=()
-for s in "$@"; do suites+=("$(realpath "$s")"); done
-
-log "booting the VM; results in $out"
-scripts/vm.sh --kdir "$KDIR" --rwdir "$out" --timeout "${RSFS_TEST_TIMEOUT:-4200}" -- \
-    env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" \
-    "$RSFS_TOP/tests/guest-run.sh" "$out" "${suites[@]}" >"$out/console.log" 2>&1
-vm_rc=$?
-
-if [ -f "$out/results.ktap" ]; then
-    cat "$out/results.ktap"
-    passed=$((passed + $(grep -c '^ok ' "$out/results.ktap")))
-    failed=$((failed + $(grep -c '^not ok ' "$out/results.ktap")))
+# Which suites run in which VM. Suites are mostly one shell at a time and a
+# TCG guest runs on about one host core, so the default run splits the
+# suites over two VMs that run side by side (RSFS_TEST_VMS=1: one VM).
+groups=()
+if [ $# -gt 0 ]; then
+    g=""
+    for s in "$@"; do g+="$(realpath "$s") "; done
+    groups=("$g")
+elif [ "${RSFS_TEST_VMS:-2}" -ge 2 ]; then
+    groups=("$(echo "$RSFS_TOP"/tests/rsnull/*.sh) $RSFS_TOP/tests/rsfs/space.sh"
+            "$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount namespace data)")
+else
+    groups=("")    # guest-run.sh's default: every suite
 fi
-if [ ! -f "$out/finished" ]; then
-    echo "# the VM did not finish the run (exit $vm_rc); last console lines:"
-    tail -40 "$out/console.log" | sed 's/^/#   /'
-    failed=$((failed + 1))
-fi
+
+# run_vm DIR SUITES...: one VM running the suites; results in DIR.
+run_vm() {
+    local dir=$1; shift
+    mkdir -p "$dir"
+    scripts/vm.sh --kdir "$KDIR" --rwdir "$dir" --timeout "${RSFS_TEST_TIMEOUT:-4200}" -- \
+        env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" \
+        "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
+    echo $? >"$dir/vm.rc"
+}
+
+log "booting ${#groups[@]} VM(s); results in $out"
+for i in "${!groups[@]}"; do
+    # shellcheck disable=SC2086 # a group is a space-separated list of paths
+    run_vm "$out/vm$i" ${groups[$i]} &
+    sleep 5    # stagger the boots
+done
+wait
+
+for i in "${!groups[@]}"; do
+    dir=$out/vm$i
+    if [ -f "$dir/results.ktap" ]; then
+        echo "# VM $i"
+        cat "$dir/results.ktap"
+        passed=$((passed + $(grep -c '^ok ' "$dir/results.ktap")))
+        failed=$((failed + $(grep -c '^not ok ' "$dir/results.ktap")))
+    fi
+    if [ ! -f "$dir/finished" ]; then
+        echo "# VM $i did not finish the run (exit $(cat "$dir/vm.rc" 2>/dev/null)); last console lines:"
+        tail -40 "$dir/console.log" | sed 's/^/#   /'
+        failed=$((failed + 1))
+    fi
+done
 echo "# logs: $out"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

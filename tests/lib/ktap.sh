@@ -43,6 +43,7 @@ ktap_test() {
     out=$KTAP_LOGDIR/test-$n.log
     dmesg -c >/dev/null 2>&1 || true
     echo "# $n $name" >>"$KTAP_LOGDIR/dmesg.log"
+    local t0=$SECONDS
     ( set -eE -o pipefail; cd /tmp; "$fn" "$@" ) >"$out" 2>&1
     rc=$?
     klog=$(dmesg -c 2>/dev/null || true)
@@ -60,5 +61,6 @@ ktap_test() {
         echo "not ok $n $name"
         tail -25 "$out" | sed 's/^/#   /'
     fi
+    echo "# $n took $((SECONDS - t0)) s"
     return 0
 }
