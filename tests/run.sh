@@ -45,8 +45,8 @@ if [ $# -gt 0 ]; then
     for s in "$@"; do g+="$(realpath "$s") "; done
     groups=("$g")
 elif [ "${RSFS_TEST_VMS:-2}" -ge 2 ]; then
-    groups=("$(echo "$RSFS_TOP"/tests/rsnull/*.sh) $RSFS_TOP/tests/rsfs/space.sh"
-            "$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount namespace data)")
+    groups=("$(echo "$RSFS_TOP"/tests/rsnull/*.sh) $(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space)"
+            "$(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data)")
 else
     groups=("")    # guest-run.sh's default: every suite
 fi
