@@ -61,10 +61,12 @@ unsafe fn dentry_name<'a>(dentry: *const bindings::dentry) -> &'a [u8] {
 
 struct Tables<T>(PhantomData<T>);
 
-// Zero-initialised C structs, completed field by field in the constants.
-// SAFETY (for every use): the operation tables are plain C structs of
-// function pointers and flags, for which all-zero is "no operation".
+/// An all-zero operation table, completed field by field in the constants
+/// below. Only used for the C operation structs.
 const fn zeroed<S>() -> S {
+    // SAFETY: the operation tables are plain C structs of optional
+    // function pointers, flags and pointers, for which all-zero is valid
+    // and means "no operation".
     unsafe { MaybeUninit::<S>::zeroed().assume_init() }
 }
 
