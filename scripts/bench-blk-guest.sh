@@ -9,6 +9,7 @@
 #   scripts/bench-blk-guest.sh OUTDIR [SECONDS_PER_JOB]
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+. "$RSFS_TOP/scripts/bench-lib.sh"
 # Only for KTAP_KLOG_BAD: the kernel log lines the test suites count as bugs.
 . "$RSFS_TOP/tests/lib/ktap.sh"
 
@@ -19,7 +20,7 @@ OUT=$1 RUNTIME=${2:-5}
 # the drivers' unwritten-sector shortcuts.
 SIZE=256M
 
-note() { log "NOTE: $*"; echo "$*" >>"$OUT/notes.txt"; }
+note() { bench_note "$@"; }
 
 # fio_job NAME DEV WORKLOAD FIO-ARGS...: one timed job, JSON kept and listed.
 fio_job() {
@@ -94,14 +95,7 @@ bench_device() {
     fi
 }
 
-mkdir -p "$OUT/fio"
-dmesg -n 1 2>/dev/null || true
-dmesg -c >"$OUT/dmesg.log" 2>/dev/null || true
-if grep -Eq "$KTAP_KLOG_BAD" "$OUT/dmesg.log"; then
-    note "the kernel logged errors while booting, before any driver was loaded (see dmesg.log)"
-fi
-echo "kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB," \
-     "fio $(fio --version), ${RUNTIME}s per job" >"$OUT/guest.txt"
+bench_guest_start "any driver was loaded" "${RUNTIME}s per job"
 
 # The same geometry for every driver that takes one: 1 GiB, 512-byte
 # blocks, 2 hardware queues of depth 64, completion inline in queue_rq.
