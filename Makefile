@@ -4,6 +4,7 @@
 #   make check     set up everything, then run every test suite in the VM
 #   make           build the modules against the project's kernel
 #   make bench-blk benchmark rsnull against null_blk, rnull and brd
+#   make bench-fs  benchmark rsfs (both writeback modes) against ext4, xfs and f2fs
 #   make tools     build mkfs.rsfs, fsck.rsfs (and the tests' helper) in tools/
 #   make install   install the modules and mkfs.rsfs / fsck.rsfs
 #
@@ -30,7 +31,7 @@ SBINDIR ?= $(PREFIX)/sbin
 INSTALL_MOD_PATH ?= $(DESTDIR)
 CARGO ?= $(or $(shell PATH="$(HOME)/.cargo/bin:$$PATH" command -v cargo),cargo)
 
-.PHONY: modules clean setup demo check bench-blk tools install install-modules install-tools
+.PHONY: modules clean setup demo check bench-blk bench-fs tools install install-modules install-tools
 
 modules:
 	$(KMAKE) modules
@@ -50,6 +51,9 @@ check: setup
 
 bench-blk: setup
 	scripts/bench-blk.sh
+
+bench-fs: setup
+	scripts/bench-fs.sh
 
 tools:
 	cd tools && $(CARGO) build --release
