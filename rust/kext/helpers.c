@@ -222,6 +222,30 @@ const unsigned char *kext_dentry_name(const struct dentry *dentry, unsigned int 
 }
 struct inode *kext_d_inode(const struct dentry *dentry) { return d_inode(dentry); }
 
+/*
+ * Writes the inodes of every directory from the file's parent up to the
+ * root (sync_inode_metadata), as ext4 without a journal does for new
+ * files: a dentry walk needs dget_parent/dput, which Rust cannot inline.
+ */
+int kext_sync_ancestors(struct file *file)
+{
+	struct dentry *d = dget_parent(file->f_path.dentry);
+	int err = 0;
+
+	for (;;) {
+		struct dentry *parent;
+
+		err = sync_inode_metadata(d_inode(d), 1);
+		if (err || IS_ROOT(d))
+			break;
+		parent = dget_parent(d);
+		dput(d);
+		d = parent;
+	}
+	dput(d);
+	return err;
+}
+
 /* Directories */
 bool kext_dir_emit(struct dir_context *ctx, const char *name, int len,
 		   u64 ino, unsigned int type)

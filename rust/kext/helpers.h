@@ -111,6 +111,7 @@ void kext_i_gid_write(struct inode *inode, unsigned int gid);
 /* Dentries */
 const unsigned char *kext_dentry_name(const struct dentry *dentry, unsigned int *len);
 struct inode *kext_d_inode(const struct dentry *dentry);
+int kext_sync_ancestors(struct file *file);
 
 /* Directories */
 bool kext_dir_emit(struct dir_context *ctx, const char *name, int len,

@@ -238,12 +238,16 @@ pub(crate) fn llseek(file: &File<'_, Rsfs>, offset: i64, whence: i32) -> Result<
     file.set_pos(pos, format::MAX_FILE_SIZE as i64)
 }
 
-/// `fsync`/`fdatasync`: the data, then the inode, then every dirty
-/// metadata block, then a device cache flush.
+/// `fsync`/`fdatasync`: the data, then the inode and those of the
+/// directories above it (so that a new file's entry is found after a
+/// crash: rsfs has no journal to carry it; ext4 without one syncs new
+/// files' parents too), then every dirty metadata block, then a device
+/// cache flush.
 pub(crate) fn fsync(file: &File<'_, Rsfs>, start: i64, end: i64, _datasync: bool) -> Result {
     let inode = file.inode();
     file.write_and_wait_range(start, end)?;
     inode.sync_metadata()?;
+    file.sync_ancestors()?;
     let sb = inode.sb().raw();
     sb.sync_device()?;
     sb.flush_device()

@@ -33,6 +33,13 @@ impl<'a, T: FileSystem> File<'a, T> {
         unsafe { Inode::from_raw(bindings::kext_file_inode(self.file.as_ptr())) }
     }
 
+    /// Writes the inode of every directory from the file's parent up to
+    /// the filesystem root, and waits.
+    pub fn sync_ancestors(&self) -> Result {
+        // SAFETY: live file; the helper takes and drops its own references.
+        from_ret(unsafe { bindings::kext_sync_ancestors(self.file.as_ptr()) })
+    }
+
     /// `lseek` for the whence values the VFS implements itself.
     pub fn generic_llseek(&self, offset: i64, whence: i32) -> Result<i64> {
         // SAFETY: live file.
