@@ -13,7 +13,7 @@ use crate::{
     alloc,
     format::{
         self, check_name, dir_block_init, dir_block_owner, dir_block_verify, dir_entries, dir_find_space,
-        dir_insert, dir_lookup, dir_remove_at, dir_replace, mode_to_dt, seal_block, Extent, Timespec,
+        dir_insert, dir_lookup_verified, dir_remove_at, dir_replace, mode_to_dt, seal_block, Extent, Timespec,
         FAST_SYMLINK_MAX, INODE_FLAG_INLINE_DATA, SYMLINK_MAX,
     },
     extents::Found,
@@ -69,7 +69,8 @@ fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
 fn find_entry(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<(u64, Slot)>> {
     for index in 0..dir_nblocks(dir) {
         let buf = read_dir_block(dir, index)?;
-        let found = dir_lookup(buf.data(), name).map_err(|e| meta::corrupt("directory block", index, e))?;
+        // read_dir_block checked the whole block when it was first read.
+        let found = dir_lookup_verified(buf.data(), name).map_err(|e| meta::corrupt("directory block", index, e))?;
         if let Some(e) = found {
             return Ok(Some((u64::from(e.ino), Slot { index, offset: e.offset })));
         }
