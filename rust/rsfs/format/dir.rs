@@ -273,6 +273,41 @@ pub fn dir_lookup<'a>(buf: &'a Block, name: &[u8]) -> Result<Option<DirEntry<'a>
     Ok(None)
 }
 
+/// [`dir_lookup`] for a block already checked by [`dir_block_verify`]: the
+/// kernel's hot path, where a lookup or create in a big directory scans
+/// every block. It walks the records comparing only the name length and
+/// then the name, instead of re-validating every record on the way; the
+/// entry it returns is fully parsed. A record length that would not move
+/// forward or runs off the entry area is still an error, so even a block
+/// that was corrupted after its check cannot loop or read out of bounds.
+pub fn dir_lookup_verified<'a>(
+    buf: &'a Block,
+    name: &[u8],
+) -> Result<Option<DirEntry<'a>>, FormatError> {
+    let mut pos = DIR_ENTRIES_START;
+    while pos < DIR_ENTRIES_END {
+        let header = pos
+            .checked_add(DIR_ENTRY_HEADER_SIZE)
+            .and_then(|end| buf.get(pos..end));
+        let Some(&[i0, i1, i2, i3, r0, r1, name_len, _]) = header else {
+            return Err(FormatError::BadRecLen);
+        };
+        let rec_len = usize::from(u16::from_le_bytes([r0, r1]));
+        if rec_len < DIR_ENTRY_HEADER_SIZE {
+            return Err(FormatError::BadRecLen);
+        }
+        let used = u32::from_le_bytes([i0, i1, i2, i3]) != 0;
+        if used && usize::from(name_len) == name.len() {
+            let start = pos.saturating_add(DIR_ENTRY_HEADER_SIZE);
+            if buf.get(start..start.saturating_add(name.len())) == Some(name) {
+                return parse_record(buf, pos).map(Some);
+            }
+        }
+        pos = pos.saturating_add(rec_len);
+    }
+    Ok(None)
+}
+
 /// Returns whether a directory block has no used entries.
 pub fn dir_block_is_empty(buf: &Block) -> Result<bool, FormatError> {
     match dir_entries(buf).next() {

@@ -790,6 +790,9 @@ fn dir_block_edit() {
     let e = dir_lookup(&b, b"world").unwrap().unwrap();
     assert_eq!((e.ino, e.file_type, e.offset), (11, DT_DIR, 32));
     assert!(dir_lookup(&b, b"nothere").unwrap().is_none());
+    for name in [&b"world"[..], b"hello", b"nothere", b"worl", b"worlds"] {
+        assert_eq!(dir_lookup_verified(&b, name), dir_lookup(&b, name), "{name:?}");
+    }
     assert!(!dir_block_is_empty(&b).unwrap());
 
     // Fill the block with 255-byte names until it is full.
@@ -1061,6 +1064,10 @@ fn fuzz_dir_block() {
         }
         let _ = dir_entries(&b).count();
         let _ = dir_lookup(&b, b"abc");
+        let fast = dir_lookup_verified(&b, b"abc");
+        if dir_records(&b).all(|r| r.is_ok()) {
+            assert_eq!(fast, dir_lookup(&b, b"abc"));
+        }
         let _ = dir_find_space(&b, rng.below(300) as usize);
         let _ = dir_block_is_empty(&b);
         let mut m = b.clone();
