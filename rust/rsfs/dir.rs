@@ -11,6 +11,7 @@
 
 use crate::{
     alloc,
+    dir_index::{self, name_hash, Candidates, NameIndex},
     format::{
         self, check_name, dir_block_init, dir_block_owner, dir_block_verify, dir_entries, dir_find_space,
         dir_insert, dir_lookup_verified, dir_remove_at, dir_replace, mode_to_dt, seal_block, Extent, Timespec,
@@ -66,16 +67,80 @@ fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
     Ok(buf)
 }
 
+/// Looks `name` up in directory block `index`.
+fn find_in_block(dir: &Inode<Rsfs>, index: u64, name: &[u8]) -> Result<Option<(u64, Slot)>> {
+    let buf = read_dir_block(dir, index)?;
+    // read_dir_block checked the whole block when it was first read.
+    let found = dir_lookup_verified(buf.data(), name).map_err(|e| meta::corrupt("directory block", index, e))?;
+    Ok(found.map(|e| (u64::from(e.ino), Slot { index, offset: e.offset })))
+}
+
+/// Finds `name` in `dir`: in the blocks its name index points at, or in
+/// every block when there is no index.
 fn find_entry(dir: &Inode<Rsfs>, name: &[u8]) -> Result<Option<(u64, Slot)>> {
-    for index in 0..dir_nblocks(dir) {
-        let buf = read_dir_block(dir, index)?;
-        // read_dir_block checked the whole block when it was first read.
-        let found = dir_lookup_verified(buf.data(), name).map_err(|e| meta::corrupt("directory block", index, e))?;
-        if let Some(e) = found {
-            return Ok(Some((u64::from(e.ino), Slot { index, offset: e.offset })));
+    let n = dir_nblocks(dir);
+    if n >= dir_index::MIN_BLOCKS {
+        let candidates = index_candidates(dir, n, name_hash(name))?;
+        if let Some(blocks) = candidates.blocks() {
+            for &index in blocks {
+                if let Some(found) = find_in_block(dir, u64::from(index), name)? {
+                    return Ok(Some(found));
+                }
+            }
+            return Ok(None);
+        }
+    }
+    for index in 0..n {
+        if let Some(found) = find_in_block(dir, index, name)? {
+            return Ok(Some(found));
         }
     }
     Ok(None)
+}
+
+/// The blocks of `dir` (of `n` blocks) that may hold a name with `hash`,
+/// building the directory's name index first if it has none.
+fn index_candidates(dir: &Inode<Rsfs>, n: u64, hash: u32) -> Result<Candidates> {
+    if let Some(index) = dir.data().lock().names.as_mut() {
+        return Ok(index.candidates(hash));
+    }
+    // Built without the state lock (reading blocks takes it). Lookups may
+    // race to build it under the shared i_rwsem; the first one keeps it.
+    let Some(built) = build_index(dir, n)? else {
+        return Ok(Candidates::Anywhere);
+    };
+    let mut st = dir.data().lock();
+    Ok(st.names.get_or_insert(built).candidates(hash))
+}
+
+/// Reads all `n` blocks of `dir` into a new name index (`None` if there
+/// is no memory for one).
+fn build_index(dir: &Inode<Rsfs>, n: u64) -> Result<Option<NameIndex>> {
+    let mut index = NameIndex::new();
+    for block in 0..n {
+        let buf = read_dir_block(dir, block)?;
+        for e in dir_entries(buf.data()) {
+            let e = e.map_err(|e| meta::corrupt("directory block", block, e))?;
+            if index.add(name_hash(e.name), block).is_err() {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(index))
+}
+
+/// Keeps the name index in step with an entry added to (`added`) or
+/// removed from directory block `block`; an index that cannot follow (no
+/// memory, or it did not know the name) is dropped.
+fn index_update(dir: &Inode<Rsfs>, name: &[u8], block: u64, added: bool) {
+    let mut st = dir.data().lock();
+    if let Some(index) = st.names.as_mut() {
+        let hash = name_hash(name);
+        let ok = if added { index.add(hash, block).is_ok() } else { index.remove(hash, block) };
+        if !ok {
+            st.names = None;
+        }
+    }
 }
 
 fn check_len(name: &[u8]) -> Result {
@@ -124,11 +189,13 @@ fn add_entry(dir: &Inode<Rsfs>, name: &[u8], ino: u64, dt: u8) -> Result {
         let mut buf = read_dir_block(dir, index)?;
         if dir_find_space(buf.data(), name.len()).map_err(|e| meta::corrupt("directory block", index, e))?.is_some() {
             dir.data().lock().dir_space_hint = index;
-            return buf.modify(|b| -> Result {
+            buf.modify(|b| -> Result {
                 dir_insert(b, name, ino32, dt).map_err(|_| EINVAL)?;
                 seal_block(b);
                 Ok(())
-            });
+            })?;
+            index_update(dir, name, index, true);
+            return Ok(());
         }
     }
     let (_, mut buf) = add_block(dir, n)?;
@@ -141,10 +208,11 @@ fn add_entry(dir: &Inode<Rsfs>, name: &[u8], ino: u64, dt: u8) -> Result {
     buf.set_verified(true);
     dir.set_size((n + 1) * BS);
     dir.data().lock().dir_space_hint = n;
+    index_update(dir, name, n, true);
     Ok(())
 }
 
-fn remove_entry(dir: &Inode<Rsfs>, slot: Slot) -> Result {
+fn remove_entry(dir: &Inode<Rsfs>, name: &[u8], slot: Slot) -> Result {
     let mut buf = read_dir_block(dir, slot.index)?;
     {
         let mut st = dir.data().lock();
@@ -154,7 +222,9 @@ fn remove_entry(dir: &Inode<Rsfs>, slot: Slot) -> Result {
         dir_remove_at(b, slot.offset).map_err(|_| EINVAL)?;
         seal_block(b);
         Ok(())
-    })
+    })?;
+    index_update(dir, name, slot.index, false);
+    Ok(())
 }
 
 fn replace_entry(dir: &Inode<Rsfs>, slot: Slot, name: &[u8], ino: u64, dt: u8) -> Result {
@@ -279,7 +349,7 @@ fn slot_of(dir: &Inode<Rsfs>, name: &[u8], ino: u64) -> Result<Slot> {
 /// `unlink`.
 pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Result {
     let slot = slot_of(dir, name, inode.ino())?;
-    remove_entry(dir, slot)?;
+    remove_entry(dir, name, slot)?;
     if inode.nlink() > 0 {
         inode.drop_nlink();
     }
@@ -294,7 +364,7 @@ pub(crate) fn rmdir(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Resu
         return Err(enotempty());
     }
     let slot = slot_of(dir, name, inode.ino())?;
-    remove_entry(dir, slot)?;
+    remove_entry(dir, name, slot)?;
     inode.set_nlink(0);
     ctime_changed(inode);
     if dir.nlink() > 2 {
@@ -360,7 +430,7 @@ pub(crate) fn rename(
     // The new name exists now; the old one goes. Look it up again: adding
     // to the same directory may have moved nothing, but be exact.
     let old_slot = if same_dir { slot_of(old_dir, old_name, old_inode.ino())? } else { old_slot };
-    remove_entry(old_dir, old_slot)?;
+    remove_entry(old_dir, old_name, old_slot)?;
     if is_dir(old_inode) && !same_dir {
         set_parent(old_inode, new_dir.ino());
         old_dir.drop_nlink();

@@ -5,6 +5,7 @@
 
 use crate::{
     alloc,
+    dir_index::NameIndex,
     extents::BlockMap,
     format::{self, FileKind, Inode as DiskInode, Timespec, INODE_FLAG_INLINE_DATA},
     kext::fs::{
@@ -50,6 +51,8 @@ pub(crate) struct InodeState {
     /// before it were full when last looked at and nothing was removed
     /// from them since (in memory only).
     pub(crate) dir_space_hint: u64,
+    /// Directories: the name index, once built (see `dir_index`).
+    pub(crate) names: Option<NameIndex>,
     /// The inode's inline area when it holds no extents: a fast symlink
     /// target or a device number.
     pub(crate) inline: [u8; format::INLINE_SIZE],
@@ -65,6 +68,7 @@ impl InodeData {
                 crtime: Timespec { sec: 0, nsec: 0 },
                 dir_parent: 0,
                 dir_space_hint: 0,
+                names: None,
                 inline: [0; format::INLINE_SIZE],
             }),
             map_seq: AtomicU64::new(0),

@@ -31,6 +31,7 @@ pub mod format;
 
 mod alloc;
 mod dir;
+mod dir_index;
 mod extents;
 mod file;
 mod inode;
