@@ -22,6 +22,14 @@ if [ ${#suites[@]} -eq 0 ]; then
     done
 fi
 
+# The suites exec the tools hundreds of times: run them from the guest's
+# memory (/tmp), not from the host's file system through the VM's shared
+# mount, which may be 9p without a cache (every exec rereads the binary).
+if [ -z "${RSFS_BIN:-}" ] && mkdir -p /tmp/rsfs-bin &&
+    cp "$TOP"/tools/target/release/{mkfs.rsfs,fsck.rsfs,rsfs-testutil} /tmp/rsfs-bin/; then
+    export RSFS_BIN=/tmp/rsfs-bin
+fi
+
 # Keep kernel messages off the console; the harness reads them with dmesg.
 dmesg -n 1 2>/dev/null || true
 echo 0 >"$KTAP_STATE"

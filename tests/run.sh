@@ -8,6 +8,8 @@
 #   RSFS_TEST_VMS=1                one VM for the default run (default 2)
 #   RSFS_WRITEBACK_MODES="iomap"   rsfs suites in these writeback modes only
 #                                  (default "folio iomap")
+#   RSFS_TEST_TRACE=1              each test's log traces its commands with
+#                                  timestamps (where does the time go?)
 set -uo pipefail
 . "$(dirname "$0")/../scripts/env.sh"
 cd "$RSFS_TOP"
@@ -56,7 +58,7 @@ run_vm() {
     local dir=$1; shift
     mkdir -p "$dir"
     scripts/vm.sh --kdir "$KDIR" --rwdir "$dir" --timeout "${RSFS_TEST_TIMEOUT:-4200}" -- \
-        env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" \
+        env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" RSFS_TEST_TRACE="${RSFS_TEST_TRACE:-}" \
         "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
     echo $? >"$dir/vm.rc"
 }

@@ -49,7 +49,11 @@ ktap_test() {
     # guest-run.sh): whatever is in it now is this test's.
     echo "# $n $name" >>"$KTAP_LOGDIR/dmesg.log"
     local t0=$SECONDS
-    ( set -eE -o pipefail; cd /tmp; "$fn" "$@" ) >"$out" 2>&1
+    ( set -eE -o pipefail; cd /tmp
+      # RSFS_TEST_TRACE=1: every command in the test log with a timestamp,
+      # to see where a slow test spends its time.
+      if [ -n "${RSFS_TEST_TRACE:-}" ]; then PS4='+ $EPOCHREALTIME '; set -x; fi
+      "$fn" "$@" ) >"$out" 2>&1
     rc=$?
     klog=$(dmesg -c 2>/dev/null || true)
     printf '%s\n' "$klog" >>"$KTAP_LOGDIR/dmesg.log"

@@ -11,8 +11,12 @@ rsnull_load() {
     [ -b /dev/rsnull0 ] || fail "insmod rsnull $* created no /dev/rsnull0"
 }
 
+# module_loaded NAME: the module is loaded (a builtin test: a loaded
+# module, unlike a built-in one, has an initstate in sysfs).
+module_loaded() { [ -e "/sys/module/$1/initstate" ]; }
+
 rsnull_unload() {
-    if grep -q '^rsnull ' /proc/modules; then
+    if module_loaded rsnull; then
         rmmod rsnull
     fi
 }

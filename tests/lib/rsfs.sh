@@ -75,7 +75,7 @@ rsfs_dev_ready() {
 rsfs_load() {
     local mode=$1
     rsfs_umount
-    if grep -q '^rsfs ' /proc/modules; then rmmod rsfs; fi
+    if module_loaded rsfs; then rmmod rsfs; fi
     [ -f "$RSFS_KO" ] || fail "$RSFS_KO is not built"
     insmod "$RSFS_KO" writeback="$mode" || fail "insmod rsfs.ko writeback=$mode failed"
     assert_eq "$(rsfs_loaded_mode)" "$mode" "/sys/module/rsfs/parameters/writeback"
@@ -90,7 +90,7 @@ rsfs_ensure_loaded() {
 
 rsfs_unload() {
     rsfs_umount
-    if grep -q '^rsfs ' /proc/modules; then rmmod rsfs; fi
+    if module_loaded rsfs; then rmmod rsfs; fi
 }
 
 # ---- mkfs, mount, fsck ----------------------------------------------------
@@ -115,12 +115,12 @@ rsfs_mount_with() {
     mount -t rsfs -o "$1" "$RSFS_DEV" "$RSFS_MNT" || fail "mount -t rsfs -o $1 failed"
 }
 
+# rsfs_mounted: something is mounted on $RSFS_MNT. One `read` of the whole
+# table: a loop of builtins over its ~70 lines costs more than an exec.
 rsfs_mounted() {
-    local dev mnt rest
-    while read -r dev mnt rest; do
-        [ "$mnt" = "$RSFS_MNT" ] && return 0
-    done </proc/self/mounts
-    return 1
+    local mounts
+    read -r -d '' mounts </proc/self/mounts || true
+    [[ $mounts == *" $RSFS_MNT "* ]]
 }
 
 # rsfs_umount: unmount if mounted.
@@ -204,7 +204,7 @@ expect_errno() {
     if out=$("$@" 2>&1); then
         fail "expected $want, but succeeded: $*"
     fi
-    if ! grep -qF -e "$want" -e "$text" <<<"$out"; then
+    if [[ $out != *"$want"* && $out != *"$text"* ]]; then
         fail "expected $want ($text): $*: got: $out"
     fi
 }
@@ -263,12 +263,14 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # ---- the per-test wrapper -----------------------------------------------
 
+# rsfs_setup [mkfs arguments]: the device, the module, a fresh filesystem
+# (made with the arguments, as rsfs_mkfs takes them), mounted.
 rsfs_setup() {
     cd /tmp
     rsfs_dev_ready
     rsfs_ensure_loaded
     rsfs_umount
-    rsfs_mkfs
+    rsfs_mkfs "$@"
     rsfs_mount
 }
 
@@ -284,10 +286,12 @@ rsfs_force_umount() {
     return 1
 }
 
-# rsfs_run FUNCTION [ARGS...]: setup, the test, then umount + fsck -n clean.
+# rsfs_run [--mkfs "ARGS"] FUNCTION [ARGS...]: setup (mkfs with ARGS), the
+# test, then umount + fsck -n clean.
 rsfs_run() {
-    local rc
-    rsfs_setup
+    local rc mkfs_args=()
+    if [ "$1" = --mkfs ]; then read -ra mkfs_args <<<"$2"; shift 2; fi
+    rsfs_setup "${mkfs_args[@]}"
     set +e
     (set -eE -o pipefail; "$@")
     rc=$?
@@ -304,10 +308,14 @@ rsfs_run() {
     return "$rc"
 }
 
-# rsfs_test NAME FUNCTION [ARGS...]: one test, named with the mode.
+# rsfs_test [--mkfs "ARGS"] NAME FUNCTION [ARGS...]: one test, named with
+# the mode, on a filesystem made by `rsfs_mkfs ARGS` (default: the whole
+# device, mkfs.rsfs's defaults).
 rsfs_test() {
+    local mkfs=()
+    if [ "$1" = --mkfs ]; then mkfs=(--mkfs "$2"); shift 2; fi
     local name=$1; shift
-    ktap_test "rsfs $name writeback=$RSFS_MODE" rsfs_run "$@"
+    ktap_test "rsfs $name writeback=$RSFS_MODE" rsfs_run "${mkfs[@]}" "$@"
 }
 
 # The `rsfs load` test: insmod with the mode; a bad mode must be refused.
@@ -322,7 +330,7 @@ rsfs_load_test() {
         rmmod rsfs
         fail "insmod rsfs writeback=bogus succeeded"
     fi
-    ! grep -q '^rsfs ' /proc/modules || fail "rsfs stayed loaded after a failed insmod"
+    ! module_loaded rsfs || fail "rsfs stayed loaded after a failed insmod"
     klog_since_mark | grep -q rsfs || fail "no kernel message explains why writeback=bogus was refused"
     klog_since_mark | grep rsfs | tail -2
     rsfs_load "$mode"

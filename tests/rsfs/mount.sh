@@ -23,12 +23,12 @@ test_mount_basic() {
     assert_eq "$("$TU" count "$M")" 0 "entries in a new root"
     echo hello >"$M/f"
     mkdir "$M/d"
-    assert_eq "$(cat "$M/f")" hello "file content"
+    assert_eq "$(<"$M/f")" hello "file content"
     rsfs_umount
     ! grep -q " $M " /proc/mounts || fail "still listed after umount"
     assert_eq "$(rsfs_sb state)" 1 "superblock state after umount (1: clean)"
     rsfs_mount
-    assert_eq "$(cat "$M/f")" hello "file content after a remount"
+    assert_eq "$(<"$M/f")" hello "file content after a remount"
     [ -d "$M/d" ] || fail "directory lost across a remount"
     assert_eq "$(stat -c %h "$M")" 3 "root link count with one subdirectory"
     # The writeback= mount option overrides the module parameter.
@@ -40,7 +40,7 @@ test_mount_basic() {
     echo "written with writeback=$other" >"$M/g"
     rsfs_remount
     findmnt -n -o OPTIONS "$M" | tr , '\n' | grep -qx "writeback=$RSFS_MODE" || fail "default writeback not shown"
-    assert_eq "$(cat "$M/g")" "written with writeback=$other" "file written under the other mode"
+    assert_eq "$(<"$M/g")" "written with writeback=$other" "file written under the other mode"
 }
 
 # statfs (df) agrees with what mkfs made and follows what is used.
@@ -141,7 +141,7 @@ test_corrupt_superblock() {
     [ "$rc" -ge 4 ] || fail "fsck.rsfs -n exited $rc on a bad $kind"
     dd if=/tmp/rsfs-sb0 of="$RSFS_DEV" bs=4096 count=1 oflag=direct conv=notrunc,fsync status=none
     rsfs_mount
-    assert_eq "$(cat "$M/f")" data "file after restoring the superblock"
+    assert_eq "$(<"$M/f")" data "file after restoring the superblock"
 }
 
 # mkfs.rsfs will not write over a mounted filesystem, even with -f.
@@ -155,17 +155,17 @@ test_mkfs_refuses_mounted() {
     echo "$out"
     grep -qiE 'mounted|busy|in use' <<<"$out" || fail "mkfs.rsfs does not say the device is in use"
     expect_fail "$MKFS_RSFS" -q "$RSFS_DEV"
-    assert_eq "$(cat "$M/keep")" keep "file after the refused mkfs"
+    assert_eq "$(<"$M/keep")" keep "file after the refused mkfs"
     rsfs_remount
-    assert_eq "$(cat "$M/keep")" keep "file after the refused mkfs and a remount"
+    assert_eq "$(<"$M/keep")" keep "file after the refused mkfs and a remount"
 }
 
 # A mounted rsfs keeps the module loaded; it unloads once unmounted.
 test_rmmod_refused_while_mounted() {
     echo data >"$M/f"
     expect_fail rmmod rsfs
-    grep -q '^rsfs ' /proc/modules || fail "rsfs unloaded while mounted"
-    assert_eq "$(cat "$M/f")" data "file after the refused rmmod"
+    module_loaded rsfs || fail "rsfs unloaded while mounted"
+    assert_eq "$(<"$M/f")" data "file after the refused rmmod"
     # An open file in a lazily unmounted filesystem pins it as well.
     exec 3<"$M/f"
     umount -l "$M"
@@ -175,10 +175,10 @@ test_rmmod_refused_while_mounted() {
     # after a lazy unmount; wait for the module to become free).
     local i
     for i in $(seq 1 100); do rmmod rsfs 2>/dev/null && break; sleep 0.2; done
-    ! grep -q '^rsfs ' /proc/modules || fail "rmmod rsfs failed after the unmount"
+    ! module_loaded rsfs || fail "rmmod rsfs failed after the unmount"
     rsfs_load "$RSFS_MODE"
     rsfs_mount
-    assert_eq "$(cat "$M/f")" data "file after rmmod and insmod"
+    assert_eq "$(<"$M/f")" data "file after rmmod and insmod"
 }
 
 # A read-only mount reads, refuses writes with EROFS and writes nothing to
@@ -192,7 +192,7 @@ test_mount_ro() {
     before=$(dev_sum $((meta + (4 << 20))))
     rsfs_mount_with ro
     findmnt -n -o OPTIONS "$M" | tr , '\n' | grep -qx ro || fail "not listed as ro"
-    assert_eq "$(cat "$M/f")" data "file on a ro mount"
+    assert_eq "$(<"$M/f")" data "file on a ro mount"
     ls -la "$M/d" >/dev/null
     expect_errno EROFS touch "$M/new"
     expect_errno EROFS "$TU" mkdir "$M/d2"
@@ -207,7 +207,7 @@ test_mount_ro() {
     mount -o remount,rw "$M"
     echo new >"$M/new"
     rsfs_remount
-    assert_eq "$(cat "$M/new")" new "file written after remount,rw"
+    assert_eq "$(<"$M/new")" new "file written after remount,rw"
 }
 
 # mkfs -t rsfs and fsck -t rsfs find the tools by their dotted names on
@@ -229,7 +229,7 @@ test_mkfs_fsck_by_type() {
     [ "$rc" -ge 4 ] || fail "fsck -t rsfs -n exited $rc on a damaged superblock"
     dd if=/tmp/rsfs-sb0 of="$RSFS_DEV" bs=4096 count=1 oflag=direct conv=notrunc,fsync status=none
     rsfs_mount
-    assert_eq "$(cat "$M/x")" x "file after mkfs -t / fsck -t"
+    assert_eq "$(<"$M/x")" x "file after mkfs -t / fsck -t"
 }
 
 suite() {

@@ -36,10 +36,10 @@ test_create_unlink() {
     expect_errno ENOENT "$TU" unlink "$M/small"
     assert_eq "$(listing "$M")" "empty medium " "listing after unlink"
     echo again >"$M/small"
-    assert_eq "$(cat "$M/small")" again "a name reused"
+    assert_eq "$(<"$M/small")" again "a name reused"
     rsfs_remount
     assert_eq "$(listing "$M")" "empty medium small " "listing after remount"
-    assert_eq "$(cat "$M/small")" again "content after remount"
+    assert_eq "$(<"$M/small")" again "content after remount"
     assert_eq "$(tr -d x <"$M/medium" | wc -c)" 0 "medium file content after remount"
     assert_eq "$(ino "$M/empty")" "$i1" "inode number after remount"
 }
@@ -86,21 +86,21 @@ test_rename() {
     i=$(ino "$M/a")
     "$TU" rename "$M/a" "$M/b"
     [ ! -e "$M/a" ] || fail "old name still there"
-    assert_eq "$(cat "$M/b")" one "renamed content"
+    assert_eq "$(<"$M/b")" one "renamed content"
     assert_eq "$(ino "$M/b")" "$i" "inode kept by rename"
     # Over an existing file: the target's inode is freed.
     echo two >"$M/c"
     sync -f "$M"
     ffree=$(rsfs_ffree)
     "$TU" rename "$M/b" "$M/c"
-    assert_eq "$(cat "$M/c")" one "content after rename over a file"
+    assert_eq "$(<"$M/c")" one "content after rename over a file"
     assert_eq "$(listing "$M")" "c " "listing after rename over a file"
     sync -f "$M"
     assert_eq "$(rsfs_ffree)" $((ffree + 1)) "free inodes after replacing a file"
     # Across directories, a file and a directory (.. and link counts follow).
     mkdir "$M/d1" "$M/d2"
     "$TU" rename "$M/c" "$M/d1/c"
-    assert_eq "$(cat "$M/d1/c")" one "file moved to another directory"
+    assert_eq "$(<"$M/d1/c")" one "file moved to another directory"
     mkdir "$M/d1/sub"
     echo s >"$M/d1/sub/f"
     assert_eq "$(links "$M/d1")" 3 "d1 links"
@@ -108,7 +108,7 @@ test_rename() {
     assert_eq "$(links "$M/d1")" 2 "d1 links after moving sub out"
     assert_eq "$(links "$M/d2")" 3 "d2 links after moving sub in"
     assert_eq "$(ino "$M/d2/sub/..")" "$(ino "$M/d2")" "sub/.. after the move"
-    assert_eq "$(cat "$M/d2/sub/f")" s "file in the moved directory"
+    assert_eq "$(<"$M/d2/sub/f")" s "file in the moved directory"
     # A directory over an empty directory replaces it; over a non-empty one, ENOTEMPTY.
     mkdir "$M/e1" "$M/e2"
     "$TU" rename "$M/e1" "$M/e2"
@@ -143,19 +143,19 @@ test_rename_noreplace() {
     mkdir "$M/d"
     expect_errno EEXIST "$TU" rename --noreplace "$M/a" "$M/b"
     expect_errno EEXIST "$TU" rename --noreplace "$M/a" "$M/d"
-    assert_eq "$(cat "$M/a") $(cat "$M/b")" "A B" "contents after refused renames"
+    assert_eq "$(<"$M/a") $(<"$M/b")" "A B" "contents after refused renames"
     "$TU" rename --noreplace "$M/a" "$M/c"
     "$TU" rename --noreplace "$M/d" "$M/d-moved"
     rsfs_remount
     assert_eq "$(listing "$M")" "b c d-moved " "listing after remount"
-    assert_eq "$(cat "$M/b") $(cat "$M/c")" "B A" "contents after remount"
+    assert_eq "$(<"$M/b") $(<"$M/c")" "B A" "contents after remount"
 }
 
 check_exchanged() {
-    assert_eq "$(cat "$M/a") $(cat "$M/b")" "B A" "contents after exchange"
+    assert_eq "$(<"$M/a") $(<"$M/b")" "B A" "contents after exchange"
     assert_eq "$(ino "$M/a") $(ino "$M/b")" "$1 $2" "inodes after exchange"
     assert_eq "$(stat -c %F "$M/p1/x") $(stat -c %F "$M/p2/x")" "directory regular file" "types after exchange"
-    assert_eq "$(cat "$M/p1/x/inner") $(cat "$M/p2/x")" "in f" "contents after exchange across directories"
+    assert_eq "$(<"$M/p1/x/inner") $(<"$M/p2/x")" "in f" "contents after exchange across directories"
     assert_eq "$(links "$M/p1") $(links "$M/p2")" "3 2" "parent links after exchange"
     assert_eq "$(ino "$M/p1/x/..")" "$(ino "$M/p1")" "moved directory's .."
 }
@@ -192,12 +192,14 @@ test_link() {
     "$TU" unlink "$M/f"
     assert_eq "$(links "$M/g")" 2 "links after unlinking one name"
     rsfs_remount
-    assert_eq "$(links "$M/g") $(cat "$M/d/h")" "2 data" "links and content after remount"
+    assert_eq "$(links "$M/g") $(<"$M/d/h")" "2 data" "links and content after remount"
     # Many links, then all removed: the inode is freed at the last one.
     local n ffree
     sync -f "$M"
     ffree=$(rsfs_ffree)
-    for n in $(seq 1 50); do ln "$M/g" "$M/d/l$n"; done
+    local more=()
+    for n in $(seq 1 50); do more+=("$M/d/l$n"); done
+    "$TU" link "$M/g" "${more[@]}"
     assert_eq "$(links "$M/g")" 52 "links after 50 more"
     rsfs_remount
     assert_eq "$(links "$M/d/l50")" 52 "links after remount"
@@ -233,7 +235,7 @@ test_symlink() {
         assert_eq "$(readlink "$M/s1")" "$short" "short target"
         assert_eq "$(readlink "$M/s2")" "$long" "long target"
         assert_eq "$(readlink "$M/s3")" "$max" "maximal target"
-        assert_eq "$(cat "$M/s5") $(cat "$M/s6")" "content content" "reading through symlinks"
+        assert_eq "$(<"$M/s5") $(<"$M/s6")" "content content" "reading through symlinks"
         assert_eq "$(readlink "$M/s7")" nowhere "dangling target"
         expect_errno ENOENT cat "$M/s7"
         expect_errno ELOOP cat "$M/loop1"
@@ -244,7 +246,7 @@ test_symlink() {
     rsfs_reload
     check_symlinks
     rm "$M/s5" "$M/s6" "$M/s1" "$M/s2" "$M/s3"
-    assert_eq "$(cat "$M/$deep/file")" content "target after removing its symlinks"
+    assert_eq "$(<"$M/$deep/file")" content "target after removing its symlinks"
 }
 
 test_special_files() {
@@ -262,7 +264,7 @@ test_special_files() {
         echo discarded >"$M/dev/null"
         assert_eq "$(wc -c <"$M/dev/null")" 0 "reading the null device"
         (echo through >"$M/dev/fifo") &
-        assert_eq "$(cat "$M/dev/fifo")" through "data through the fifo"
+        assert_eq "$(<"$M/dev/fifo")" through "data through the fifo"
         wait
     }
     check_nodes
@@ -290,7 +292,7 @@ test_readdir() {
     }
     check_names created
     # Remove every third, then add 100 more: freed slots are reused.
-    awk 'NR % 3 == 0' /tmp/names | while read -r name; do rm "$M/d/$name"; done
+    (cd "$M/d" && awk 'NR % 3 == 0' /tmp/names | xargs -d '\n' rm --)
     awk 'NR % 3 != 0' /tmp/names >/tmp/names.kept && mv /tmp/names.kept /tmp/names
     check_names "after removals"
     for i in $(seq 301 400); do
@@ -338,7 +340,7 @@ test_name_errors() {
     # Nothing was changed by the failures.
     rsfs_remount
     assert_eq "$(listing "$M" | wc -w)" 3 "entries after the failed calls"
-    assert_eq "$(cat "$M/file")" f "file after the failed calls"
+    assert_eq "$(<"$M/file")" f "file after the failed calls"
 }
 
 test_attributes_persist() {
@@ -413,8 +415,8 @@ test_permissions() {
 
 test_many_files() {
     local ffree n=10000
-    # The suites' device has one inode per 16 KiB, fewer than 10,000.
-    rsfs_fresh -N 10240
+    # Made with -N 10240 (see suite): the default, one inode per 16 KiB,
+    # is fewer than 10,000 on the suites' device.
     mkdir "$M/big"
     sync -f "$M"
     ffree=$(rsfs_ffree)
@@ -484,7 +486,7 @@ suite() {
     rsfs_test name-errors test_name_errors
     rsfs_test attributes-persist test_attributes_persist
     rsfs_test permissions test_permissions
-    rsfs_test many-files test_many_files
+    rsfs_test --mkfs "-N 10240" many-files test_many_files
     rsfs_test tree-persists test_tree_persists
 }
 

@@ -29,7 +29,6 @@ no_io_errors() {
 test_enospc() {
     local how=$1 flag=() bfree0 written written2
     [ "$how" = direct ] && flag=(--direct)
-    rsfs_fresh --size 16M
     keep_root_block
     bfree0=$(rsfs_bfree_synced)
     klog_mark
@@ -70,7 +69,6 @@ test_enospc() {
 # Many small files (each its own inode and block) until ENOSPC.
 test_enospc_small_files() {
     local out created bfree0
-    rsfs_fresh --size 16M -N 8192
     keep_root_block
     bfree0=$(rsfs_bfree_synced)
     mkdir "$M/d"
@@ -96,7 +94,6 @@ test_enospc_small_files() {
 # a hard link) still works.
 test_enospc_namespace() {
     local pad long out created
-    rsfs_fresh --size 16M
     mkdir "$M/d"
     : >"$M/d/first"
     fill_fs "$M/fill" 301 >/dev/null
@@ -130,7 +127,6 @@ test_enospc_namespace() {
 
 test_enospc_inodes() {
     local ffree0 out created
-    rsfs_fresh -N 64
     ffree0=$(rsfs_ffree)
     assert_eq "$ffree0" 62 "free inodes with -N 64 (slot 0 and the root are taken)"
     if out=$("$TU" mkfiles "$M" 1000 2>&1); then
@@ -162,7 +158,6 @@ test_enospc_inodes() {
 # freed at the last close.
 test_open_unlinked() {
     local bfree0 ffree0 used
-    rsfs_fresh --size 16M
     keep_root_block
     bfree0=$(rsfs_bfree_synced)
     ffree0=$(rsfs_ffree)
@@ -192,12 +187,12 @@ test_open_unlinked() {
 }
 
 suite() {
-    rsfs_test enospc-buffered test_enospc buffered
-    rsfs_test enospc-direct test_enospc direct
-    rsfs_test enospc-small-files test_enospc_small_files
-    rsfs_test enospc-namespace test_enospc_namespace
-    rsfs_test enospc-inodes test_enospc_inodes
-    rsfs_test open-unlinked test_open_unlinked
+    rsfs_test --mkfs "--size 16M" enospc-buffered test_enospc buffered
+    rsfs_test --mkfs "--size 16M" enospc-direct test_enospc direct
+    rsfs_test --mkfs "--size 16M -N 8192" enospc-small-files test_enospc_small_files
+    rsfs_test --mkfs "--size 16M" enospc-namespace test_enospc_namespace
+    rsfs_test --mkfs "-N 64" enospc-inodes test_enospc_inodes
+    rsfs_test --mkfs "--size 16M" open-unlinked test_open_unlinked
 }
 
 rsfs_for_each_mode suite

@@ -42,16 +42,17 @@ test_default_size_is_250_gib() {
 }
 
 bad_param() {
-    local before
+    local klog disks
     rsnull_unload
     dmesg -c >/dev/null
     if insmod "$RSNULL_KO" "$@" 2>/dev/null; then
         fail "insmod rsnull $* succeeded"
     fi
-    grep -q '^rsnull ' /proc/modules && fail "rsnull stayed loaded after a failed insmod ($*)"
-    ls /sys/block | grep -q rsnull && fail "a disk was left behind by insmod $*"
-    dmesg | grep -q 'rsnull: ' || fail "no kernel message explains why insmod $* failed"
-    echo "$* -> $(dmesg | grep 'rsnull: ' | tail -1)"
+    module_loaded rsnull && fail "rsnull stayed loaded after a failed insmod ($*)"
+    disks=(/sys/block/rsnull*)
+    [ ! -e "${disks[0]}" ] || fail "a disk was left behind by insmod $*"
+    klog=$(dmesg | grep 'rsnull: ') || fail "no kernel message explains why insmod $* failed"
+    echo "$* -> ${klog##*$'\n'}"
 }
 
 test_bad_params_rejected() {

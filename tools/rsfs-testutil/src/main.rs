@@ -20,7 +20,7 @@ const USAGE: &str = "usage: rsfs-testutil COMMAND ARGS...
 
 Names (each prints the errno name and text on failure and exits 1):
   rename [--noreplace|--exchange] OLD NEW    renameat2(2)
-  mkdir PATH [MODE]  rmdir PATH  unlink PATH  link OLD NEW  symlink TARGET LINK
+  mkdir PATH [MODE]  rmdir PATH  unlink PATH  link OLD NEW [NEW...]  symlink TARGET LINK
   creat [--excl] PATH                        open(O_CREAT [|O_EXCL])
   mount [--ro] DEVICE DIR FSTYPE [OPTIONS]   mount(2), OPTIONS as the data string
 
@@ -33,9 +33,13 @@ Many files (names DIR/PREFIX0 .. DIR/PREFIX<COUNT-1>, PREFIX default f):
 
 Data (OFFSET, LEN, BYTES take K and M suffixes; SEED is a number or zero):
   pwrite [--direct] [--sync] [--fsync] [--fdatasync] [--mmap [--no-msync]] FILE OFFSET LEN SEED
-                    write pattern SEED at OFFSET (--mmap extends the file if needed)
-  verify [--direct] [--mmap] FILE OFFSET LEN SEED
-                    the range holds pattern SEED (zero: zeros); prints the first mismatch
+         [OFFSET LEN SEED]...
+                    write pattern SEED at OFFSET, range after range (--mmap extends
+                    the file if needed); the sync flags apply once, after the last
+  verify [--direct] [--mmap] [--size BYTES] FILE OFFSET LEN SEED [OFFSET LEN SEED]...
+                    each range holds its pattern SEED (zero: zeros), and the file has
+                    BYTES bytes if given; prints the first mismatch. (One process for
+                    many checks: an exec costs ~0.5 s in the debug-kernel VM.)
   fill [--direct] [--chunk BYTES] [--no-fsync] FILE SEED
                     write the pattern until the filesystem is full, then fsync; prints
                     written=N errno=E fsync=ok|E; exits 0 only for ENOSPC and a good fsync
@@ -160,8 +164,10 @@ fn main() {
         }
         "link" => {
             let a = Args::parse(rest, &[]);
-            let p = a.expect(&[], 2, 2);
-            or_fail(fs::hard_link(&p[0], &p[1]), || format!("link {} {}", p[0], p[1]));
+            let p = a.expect(&[], 2, usize::MAX);
+            for new in &p[1..] {
+                or_fail(fs::hard_link(&p[0], new), || format!("link {} {new}", p[0]));
+            }
         }
         "symlink" => {
             let a = Args::parse(rest, &[]);
@@ -344,9 +350,12 @@ fn cmd_pwrite(rest: &[String]) {
     let p = a.expect(
         &["--direct", "--sync", "--fsync", "--fdatasync", "--mmap", "--no-msync"],
         4,
-        4,
+        usize::MAX,
     );
-    let (path, offset, len, pat) = (&p[0], size(&p[1]), size(&p[2]) as usize, seed(&p[3]));
+    let (path, ranges) = (&p[0], &p[1..]);
+    if ranges.len() % 3 != 0 {
+        usage("pwrite: ranges come as OFFSET LEN SEED triples");
+    }
     let f = or_fail(
         OpenOptions::new()
             .read(true)
@@ -356,10 +365,13 @@ fn cmd_pwrite(rest: &[String]) {
             .open(path),
         || format!("open {path}"),
     );
-    if a.has("--mmap") {
-        mmap_write(&f, path, offset, len, pat, !a.has("--no-msync"));
-    } else {
-        let mut buf = AlignedBuf::new(len.min(CHUNK));
+    for r in ranges.chunks_exact(3) {
+        let (offset, len, pat) = (size(&r[0]), size(&r[1]) as usize, seed(&r[2]));
+        if a.has("--mmap") {
+            mmap_write(&f, path, offset, len, pat, !a.has("--no-msync"));
+            continue;
+        }
+        let mut buf = AlignedBuf::new(len.clamp(1, CHUNK));
         let mut done = 0usize;
         while done < len {
             let n = (len - done).min(CHUNK);
@@ -397,15 +409,31 @@ fn mmap_write(f: &File, path: &str, offset: u64, len: usize, pat: Pattern, msync
 }
 
 fn cmd_verify(rest: &[String]) {
-    let a = Args::parse(rest, &[]);
-    let p = a.expect(&["--direct", "--mmap"], 4, 4);
-    let (path, offset, len, pat) = (&p[0], size(&p[1]), size(&p[2]) as usize, seed(&p[3]));
+    let a = Args::parse(rest, &["--size"]);
+    let p = a.expect(&["--direct", "--mmap"], 1, usize::MAX);
+    let (path, ranges) = (&p[0], &p[1..]);
+    if ranges.len() % 3 != 0 || (ranges.is_empty() && a.value("--size").is_none()) {
+        usage("verify: FILE, then --size or OFFSET LEN SEED triples");
+    }
     let direct = a.has("--direct");
     let f = or_fail(
         OpenOptions::new().read(true).custom_flags(open_flags(direct, false)).open(path),
         || format!("open {path}"),
     );
     let fsize = or_fail(f.metadata(), || format!("stat {path}")).len();
+    if let Some(want) = a.value("--size").map(size) {
+        if fsize != want {
+            die(&format!("{path}: size {fsize}, expected {want}"));
+        }
+    }
+    for r in ranges.chunks_exact(3) {
+        verify_range(&f, path, fsize, size(&r[0]), size(&r[1]) as usize, seed(&r[2]), direct, a.has("--mmap"));
+    }
+}
+
+/// One `verify` range: `len` bytes at `offset` of `f` hold `pat`.
+#[allow(clippy::too_many_arguments)]
+fn verify_range(f: &File, path: &str, fsize: u64, offset: u64, len: usize, pat: Pattern, direct: bool, mmap: bool) {
     if offset + len as u64 > fsize {
         die(&format!("{path}: {fsize} bytes, shorter than {offset}+{len}"));
     }
@@ -422,12 +450,12 @@ fn cmd_verify(rest: &[String]) {
             ));
         }
     };
-    if a.has("--mmap") {
+    if mmap {
         if len == 0 {
             return;
         }
         let start = offset / PAGE as u64 * PAGE as u64;
-        let m = or_fail(Mapping::new(&f, start, (offset + len as u64 - start) as usize, false), || {
+        let m = or_fail(Mapping::new(f, start, (offset + len as u64 - start) as usize, false), || {
             format!("mmap {path} at {start}")
         });
         report(offset, &m[(offset - start) as usize..]);
