@@ -8,7 +8,7 @@
 #   RSFS_TEST_VMS=1                one VM for the default run (default 2)
 #   RSFS_WRITEBACK_MODES="iomap"   rsfs suites in these writeback modes only
 #                                  (default "folio iomap")
-#   RSFS_TEST_TIMEOUT=SEC          a VM's time limit (default 3000)
+#   RSFS_TEST_TIMEOUT=SEC          a VM's time limit (default 3600)
 #   RSFS_TEST_TRACE=1              each test's log traces its commands with
 #                                  timestamps (where does the time go?)
 set -uo pipefail
@@ -58,10 +58,10 @@ fi
 run_vm() {
     local dir=$1; shift
     mkdir -p "$dir"
-    # The default timeout keeps a CI run (90 minutes, with a cold kernel
-    # build of ~10-15) finished even if a VM hangs; a whole run's VMs take
-    # ~27 minutes on an idle 2-core machine.
-    scripts/vm.sh --kdir "$KDIR" --rwdir "$dir" --timeout "${RSFS_TEST_TIMEOUT:-3000}" -- \
+    # A whole run's VMs take 26-30 minutes on an idle 2-core machine. The
+    # default limit leaves room for a machine twice as slow, and still ends
+    # a CI run (90 minutes, with a cold set-up of 11-20) if a VM hangs.
+    scripts/vm.sh --kdir "$KDIR" --rwdir "$dir" --timeout "${RSFS_TEST_TIMEOUT:-3600}" -- \
         env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" RSFS_TEST_TRACE="${RSFS_TEST_TRACE:-}" \
         "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
     echo $? >"$dir/vm.rc"
