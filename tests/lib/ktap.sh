@@ -29,7 +29,7 @@ expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
 assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 
 # ktap_next: the next test number, in $KTAP_N. Builtins only: under TCG
-# with the debug kernel every fork costs ~0.2 s and every exec ~0.5 s, so the
+# with the debug kernel every exec costs 0.1-0.6 s (Documentation/testing.md), so the
 # per-test harness spawns as little as it can.
 ktap_next() {
     KTAP_N=0

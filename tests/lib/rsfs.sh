@@ -48,7 +48,7 @@ export TZ=UTC
 # ---- modules and device --------------------------------------------------
 
 # The per-test helpers below use shell builtins where they can: under TCG
-# with the debug kernel a fork costs ~0.2 s and an exec ~0.5 s, and they run
+# with the debug kernel an exec costs 0.1-0.6 s (Documentation/testing.md), and they run
 # around every one of the ~180 rsfs tests.
 
 # read_sysfs FILE: FILE's first line in $REPLY ("" if unreadable).

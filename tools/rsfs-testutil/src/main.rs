@@ -39,7 +39,7 @@ Data (OFFSET, LEN, BYTES take K and M suffixes; SEED is a number or zero):
   verify [--direct] [--mmap] [--size BYTES] FILE OFFSET LEN SEED [OFFSET LEN SEED]...
                     each range holds its pattern SEED (zero: zeros), and the file has
                     BYTES bytes if given; prints the first mismatch. (One process for
-                    many checks: an exec costs ~0.5 s in the debug-kernel VM.)
+                    many checks: an exec is dear in the debug-kernel VM.)
   fill [--direct] [--chunk BYTES] [--no-fsync] FILE SEED
                     write the pattern until the filesystem is full, then fsync; prints
                     written=N errno=E fsync=ok|E; exits 0 only for ENOSPC and a good fsync
@@ -426,59 +426,71 @@ fn cmd_verify(rest: &[String]) {
             die(&format!("{path}: size {fsize}, expected {want}"));
         }
     }
+    let file = Verified { f: &f, path, fsize, direct, mmap: a.has("--mmap") };
     for r in ranges.chunks_exact(3) {
-        verify_range(&f, path, fsize, size(&r[0]), size(&r[1]) as usize, seed(&r[2]), direct, a.has("--mmap"));
+        file.check(size(&r[0]), size(&r[1]) as usize, seed(&r[2]));
     }
 }
 
-/// One `verify` range: `len` bytes at `offset` of `f` hold `pat`.
-#[allow(clippy::too_many_arguments)]
-fn verify_range(f: &File, path: &str, fsize: u64, offset: u64, len: usize, pat: Pattern, direct: bool, mmap: bool) {
-    if offset + len as u64 > fsize {
-        die(&format!("{path}: {fsize} bytes, shorter than {offset}+{len}"));
-    }
-    let report = |at: u64, got: &[u8]| {
-        if let Some((i, n)) = pat.compare(at, got) {
-            let mut want = [0u8; 1];
-            pat.fill(at + i as u64, &mut want);
-            die(&format!(
-                "{path}: {n} bytes differ in [{at}, +{}); first at offset {}: got {:#04x}, expected {:#04x}",
-                got.len(),
-                at + i as u64,
-                got[i],
-                want[0]
-            ));
+/// The file `verify` reads, and how it reads it.
+struct Verified<'a> {
+    f: &'a File,
+    path: &'a str,
+    fsize: u64,
+    direct: bool,
+    mmap: bool,
+}
+
+impl Verified<'_> {
+    /// One range: `len` bytes at `offset` hold `pat`; dies at the first mismatch.
+    fn check(&self, offset: u64, len: usize, pat: Pattern) {
+        let Verified { f, path, fsize, direct, mmap } = *self;
+        if offset + len as u64 > fsize {
+            die(&format!("{path}: {fsize} bytes, shorter than {offset}+{len}"));
         }
-    };
-    if mmap {
-        if len == 0 {
+        let report = |at: u64, got: &[u8]| {
+            if let Some((i, n)) = pat.compare(at, got) {
+                let mut want = [0u8; 1];
+                pat.fill(at + i as u64, &mut want);
+                die(&format!(
+                    "{path}: {n} bytes differ in [{at}, +{}); first at offset {}: got {:#04x}, expected {:#04x}",
+                    got.len(),
+                    at + i as u64,
+                    got[i],
+                    want[0]
+                ));
+            }
+        };
+        if mmap {
+            if len == 0 {
+                return;
+            }
+            let start = offset / PAGE as u64 * PAGE as u64;
+            let m = or_fail(Mapping::new(f, start, (offset + len as u64 - start) as usize, false), || {
+                format!("mmap {path} at {start}")
+            });
+            report(offset, &m[(offset - start) as usize..]);
             return;
         }
-        let start = offset / PAGE as u64 * PAGE as u64;
-        let m = or_fail(Mapping::new(f, start, (offset + len as u64 - start) as usize, false), || {
-            format!("mmap {path} at {start}")
-        });
-        report(offset, &m[(offset - start) as usize..]);
-        return;
-    }
-    // O_DIRECT needs whole blocks: read whole pages, compare the range.
-    let mut buf = AlignedBuf::new(CHUNK);
-    let mut done = 0usize;
-    while done < len {
-        let at = offset + done as u64;
-        let n = (len - done).min(CHUNK);
-        let want = if direct { n.div_ceil(PAGE) * PAGE } else { n };
-        let mut got = 0;
-        while got < n {
-            match f.read_at(&mut buf[got..want], at + got as u64) {
-                Ok(0) => die(&format!("{path}: unexpected end of file at {}", at + got as u64)),
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => fail(&format!("read {path} at {}", at + got as u64), &e),
+        // O_DIRECT needs whole blocks: read whole pages, compare the range.
+        let mut buf = AlignedBuf::new(CHUNK);
+        let mut done = 0usize;
+        while done < len {
+            let at = offset + done as u64;
+            let n = (len - done).min(CHUNK);
+            let want = if direct { n.div_ceil(PAGE) * PAGE } else { n };
+            let mut got = 0;
+            while got < n {
+                match f.read_at(&mut buf[got..want], at + got as u64) {
+                    Ok(0) => die(&format!("{path}: unexpected end of file at {}", at + got as u64)),
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => fail(&format!("read {path} at {}", at + got as u64), &e),
+                }
             }
+            report(at, &buf[..n]);
+            done += n;
         }
-        report(at, &buf[..n]);
-        done += n;
     }
 }
 
