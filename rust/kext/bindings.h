@@ -3,10 +3,12 @@
  * The C API the kext layer binds to. bindgen reads this header during the
  * module build (see Kbuild) and keeps only what bindgen_allowlist names.
  */
+#include <linux/badblocks.h>
 #include <linux/bio.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/buffer_head.h>
+#include <linux/configfs.h>
 #include <linux/cpumask.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>

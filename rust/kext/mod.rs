@@ -11,7 +11,10 @@
 //! - [`bindings`]: raw bindgen output for our own header (`bindings.h`),
 //!   generated at build time, plus the C helpers in `helpers.c`.
 //! - [`rcu`], [`mm`]: RCU read-side guards and a lazily populated page array.
-//! - [`blk`]: blk-mq drivers: tag set, disk, requests and their data.
+//! - [`blk`]: blk-mq drivers: tag set, disk, requests and their data; bad
+//!   sector lists.
+//! - [`configfs`]: a driver's settings as directories under
+//!   `/sys/kernel/config`.
 //! - [`fs`]: disk filesystems: VFS tables, inodes, iomap, writeback, bios.
 //!
 //! Driver and filesystem code uses only the safe API here and never touches
@@ -21,6 +24,7 @@
 
 pub mod bindings;
 pub mod blk;
+pub mod configfs;
 pub mod error;
 pub mod fs;
 pub mod mm;

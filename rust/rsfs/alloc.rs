@@ -29,6 +29,9 @@ struct Bitmap {
 /// block, and returns (first bit, count). The caller holds
 /// `FsInfo::alloc`.
 fn take_bits(sb: &SuperBlock<Rsfs>, map: Bitmap, goal: u64, want: u64) -> Result<Option<(u64, u64)>> {
+    if map.blocks == 0 {
+        return Ok(None);
+    }
     let goal = if goal < map.bits { goal } else { 0 };
     let first_index = goal / BITS_PER_BLOCK;
     let first_bit = goal % BITS_PER_BLOCK;
@@ -37,7 +40,12 @@ fn take_bits(sb: &SuperBlock<Rsfs>, map: Bitmap, goal: u64, want: u64) -> Result
     for step in 0..=map.blocks {
         let index = (first_index + step) % map.blocks;
         let base = index * BITS_PER_BLOCK;
-        let limit = (map.bits - base).min(BITS_PER_BLOCK);
+        // The geometry was validated (each bitmap exactly covers its bits),
+        // but a block with no bits in use is skipped, never underflowed.
+        let limit = map.bits.saturating_sub(base).min(BITS_PER_BLOCK);
+        if limit == 0 {
+            continue;
+        }
         let (from, to) = match step {
             0 => (first_bit, limit),
             s if s == map.blocks => (0, first_bit.min(limit)),

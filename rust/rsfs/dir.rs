@@ -350,9 +350,8 @@ fn slot_of(dir: &Inode<Rsfs>, name: &[u8], ino: u64) -> Result<Slot> {
 pub(crate) fn unlink(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Result {
     let slot = slot_of(dir, name, inode.ino())?;
     remove_entry(dir, name, slot)?;
-    if inode.nlink() > 0 {
-        inode.drop_nlink();
-    }
+    // A zero count was checked at read; `drop_nlink` refuses to go below.
+    let _ = inode.drop_nlink();
     ctime_changed(inode);
     changed(dir);
     Ok(())
@@ -367,11 +366,20 @@ pub(crate) fn rmdir(dir: &Inode<Rsfs>, name: &[u8], inode: &Inode<Rsfs>) -> Resu
     remove_entry(dir, name, slot)?;
     inode.set_nlink(0);
     ctime_changed(inode);
-    if dir.nlink() > 2 {
-        dir.drop_nlink();
-    }
+    drop_subdir_link(dir);
     changed(dir);
     Ok(())
+}
+
+/// A subdirectory of `dir` went away (or moved out): one link fewer. A
+/// directory keeps at least two ("." and its own entry) whatever its count
+/// said: a corrupt count must not free a directory that is still linked.
+fn drop_subdir_link(dir: &Inode<Rsfs>) {
+    if dir.nlink() > 2 {
+        let _ = dir.drop_nlink();
+    } else {
+        pr_err!("directory {} had too few links for its subdirectories; run fsck.rsfs\n", dir.ino());
+    }
 }
 
 /// `rename` in its three forms.
@@ -396,12 +404,12 @@ pub(crate) fn rename(
             if is_dir(old_inode) {
                 set_parent(old_inode, new_dir.ino());
                 new_dir.inc_nlink();
-                old_dir.drop_nlink();
+                drop_subdir_link(old_dir);
             }
             if is_dir(target) {
                 set_parent(target, old_dir.ino());
                 old_dir.inc_nlink();
-                new_dir.drop_nlink();
+                drop_subdir_link(new_dir);
             }
         }
         ctime_changed(old_inode);
@@ -419,9 +427,9 @@ pub(crate) fn rename(
             replace_entry(new_dir, new_slot, new_name, old_inode.ino(), dt_of(old_inode))?;
             if is_dir(target) {
                 target.set_nlink(0);
-                new_dir.drop_nlink();
-            } else if target.nlink() > 0 {
-                target.drop_nlink();
+                drop_subdir_link(new_dir);
+            } else {
+                let _ = target.drop_nlink();
             }
             ctime_changed(target);
         }
@@ -433,7 +441,7 @@ pub(crate) fn rename(
     remove_entry(old_dir, old_name, old_slot)?;
     if is_dir(old_inode) && !same_dir {
         set_parent(old_inode, new_dir.ino());
-        old_dir.drop_nlink();
+        drop_subdir_link(old_dir);
         new_dir.inc_nlink();
     }
     ctime_changed(old_inode);

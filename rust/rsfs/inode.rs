@@ -143,6 +143,14 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
         return Err(crate::kext::error::more::euclean());
     }
     d.check(&sb.info().geometry).map_err(|e| meta::corrupt("inode", block, e))?;
+    // Link counts the VFS relies on: a directory has at least "." and its
+    // entry in the parent (a lower count would reach zero while linked,
+    // and the directory be freed while still in use).
+    let min_links = if d.kind() == Some(FileKind::Dir) { 2 } else { 1 };
+    if d.nlink < min_links || d.nlink > format::MAX_LINKS {
+        pr_err!("inode {} has a bad link count {}; run fsck.rsfs\n", ino, d.nlink);
+        return Err(crate::kext::error::more::euclean());
+    }
     let kind = kind_of(&d).ok_or_else(|| meta::corrupt("inode mode", block, format::FormatError::BadMode))?;
     let map = BlockMap::load(sb, ino, &d)?;
     {

@@ -38,14 +38,13 @@ pub(crate) fn read_super_block(sb: &RawSuperBlock) -> Result<Buffer> {
     Buffer::read(sb, format::SUPERBLOCK_BLOCK)
 }
 
-/// Writes the superblock; `sync`: and waits for it to reach the device.
-pub(crate) fn write_super(sb: &RawSuperBlock, s: &Superblock, sync: bool) -> Result {
+/// Puts `s` into block 0's buffer (dirty) and returns the buffer, for the
+/// caller to `sync` if it must wait. Callers serialise (`FsInfo::alloc`,
+/// or mount, before anyone else can see the filesystem).
+pub(crate) fn write_super(sb: &RawSuperBlock, s: &Superblock) -> Result<Buffer> {
     let mut buf = Buffer::read(sb, format::SUPERBLOCK_BLOCK)?;
     buf.modify(|b| s.encode(b));
-    if sync {
-        buf.sync()?;
-    }
-    Ok(())
+    Ok(buf)
 }
 
 /// Reads a metadata block for reading and changing.

@@ -127,6 +127,7 @@ impl FileSystem for Rsfs {
     const NAME: &'static CStr = c_str!("rsfs");
     const MAGIC: u64 = format::SUPER_MAGIC as u64;
     const MAX_BYTES: u64 = format::MAX_FILE_SIZE;
+    const MAX_LINKS: u32 = format::MAX_LINKS;
     const BLOCK_SIZE: u32 = format::BLOCK_SIZE as u32;
 
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error> {

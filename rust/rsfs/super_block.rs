@@ -117,7 +117,9 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
         s.state = STATE_DIRTY;
         s.mount_time = now();
         s.mount_count = s.mount_count.wrapping_add(1);
-        meta::write_super(sb, &s, true).map_err(|e| refuse(fc, e, fmt!("cannot write the superblock")))?;
+        meta::write_super(sb, &s)
+            .and_then(|buf| buf.sync())
+            .map_err(|e| refuse(fc, e, fmt!("cannot write the superblock")))?;
     }
     let writeback = opts.writeback.unwrap_or_else(crate::default_writeback);
     let geometry = s.geometry;
@@ -142,7 +144,7 @@ pub(crate) fn reconfigure(sb: &SuperBlock<Rsfs>, opts: &Options, read_only: bool
     }
     let was_read_only = sb.raw().is_read_only();
     if read_only && !was_read_only {
-        sb.raw().sync_device()?;
+        // kext has synced the filesystem (data, inodes, metadata buffers).
         write_state(sb, true, true)?;
         sb.raw().flush_device()?;
     } else if !read_only && was_read_only {
@@ -181,13 +183,18 @@ pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> Result<StatFs> {
 
 /// Writes the superblock copy; `clean`: with the clean state (unmount).
 fn write_state(sb: &SuperBlock<Rsfs>, clean: bool, sync: bool) -> Result {
-    let s = {
+    let buf = {
         let mut st = sb.info().alloc.lock();
         st.sb.write_time = now();
         st.sb.state = if clean { STATE_CLEAN } else { STATE_DIRTY };
-        st.sb
+        // Encoded under the lock: two `sync_fs` at once must not write
+        // block 0's buffer at the same time.
+        meta::write_super(sb.raw(), &st.sb)?
     };
-    meta::write_super(sb.raw(), &s, sync)
+    if sync {
+        buf.sync()?;
+    }
+    Ok(())
 }
 
 /// `sync_fs`: the superblock, then (if waiting) every dirty metadata

@@ -1,96 +1,211 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One rsnull disk: how it executes and completes each request.
+//! One rsnull device: its settings, its medium and, while it has power,
+//! the disk `/dev/rsnullN` that the block layer sees.
+//!
+//! A device made by the module parameters is powered on at load and off
+//! at unload. A configfs device (`mkdir /sys/kernel/config/rsnull/NAME`)
+//! starts powered off; `power` switches it. Powering off is a power cut:
+//! the medium loses what was not durable and the disk is removed (I/O in
+//! flight, and any later I/O through a still-open handle, fails with EIO).
+//! Powering on makes a new disk with the same index over the same medium.
+//! A crash point cuts the power from the I/O path, where the disk cannot
+//! be removed: it stays, failing every request, until `power` is written.
 
-use crate::config::Completion;
-use crate::kext::blk::mq::{Op, Operations, Request, Requeue, Status};
-use crate::storage::MemoryStore;
-use kernel::error::code;
+use crate::{
+    config::{Settings, MAX_INDEX},
+    io::Queue,
+    kext::blk::mq::{DiskConfig, GenDisk},
+    media::Media,
+};
+use kernel::{
+    alloc::flags,
+    error::Error,
+    fmt,
+    init::PinInit,
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{Arc, Mutex},
+};
 
-/// Bytes per sector, the unit of request positions.
-const SECTOR_SIZE: u64 = 512;
+/// Largest request: 1 MiB.
+const MAX_HW_SECTORS: u32 = 2048;
+/// Largest discard or write-zeroes request: 1 GiB.
+const MAX_DISCARD_SECTORS: u32 = 1 << 21;
+/// Pages per MiB of cache.
+const PAGES_PER_MIB: u64 = (1 << 20) / crate::kext::mm::PAGE_SIZE as u64;
 
-/// The state behind one `/dev/rsnullN`.
+/// The device indexes in use (`/dev/rsnullN`), shared by all devices.
+#[pin_data]
+pub(crate) struct Indexes {
+    /// One bit per index `0..=MAX_INDEX`.
+    #[pin]
+    used: Mutex<[u64; INDEX_WORDS]>,
+}
+
+const INDEX_WORDS: usize = (MAX_INDEX as usize + 1).div_ceil(64);
+
+impl Indexes {
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self { used <- new_mutex!([0; INDEX_WORDS], "rsnull_indexes") }? Error)
+    }
+
+    /// Takes `want`, or the lowest free index. `EEXIST` if `want` is taken.
+    fn take(&self, want: Option<u32>) -> Result<u32> {
+        let mut used = self.used.lock();
+        let is_used = |used: &[u64; INDEX_WORDS], i: u32| used[i as usize / 64] & (1 << (i % 64)) != 0;
+        let index = match want {
+            Some(i) if i > MAX_INDEX => return Err(EINVAL),
+            Some(i) if is_used(&used, i) => return Err(EEXIST),
+            Some(i) => i,
+            None => (0..=MAX_INDEX).find(|&i| !is_used(&used, i)).ok_or(ENOSPC)?,
+        };
+        used[index as usize / 64] |= 1 << (index % 64);
+        Ok(index)
+    }
+
+    fn give_back(&self, index: u32) {
+        if index <= MAX_INDEX {
+            self.used.lock()[index as usize / 64] &= !(1 << (index % 64));
+        }
+    }
+}
+
+/// What a device's lock protects.
+pub(crate) struct State {
+    pub(crate) settings: Settings,
+    /// The index asked for (`index` attribute), if any.
+    pub(crate) wanted_index: Option<u32>,
+    /// The index held since the first power-on, kept across power cycles.
+    pub(crate) index: Option<u32>,
+    /// The disk, while powered on (or dead after a crash point).
+    disk: Option<GenDisk<Queue>>,
+}
+
+/// One device.
+#[pin_data(PinnedDrop)]
 pub(crate) struct Device {
-    /// `None` when `memory_backed=0`: writes vanish and reads return zeros.
-    store: Option<MemoryStore>,
-    capacity_sectors: u64,
-    completion: Completion,
+    /// For messages: the configfs directory (or `rsnullN`).
+    pub(crate) name: CString,
+    indexes: Arc<Indexes>,
+    module: &'static ThisModule,
+    pub(crate) media: Arc<Media>,
+    #[pin]
+    state: Mutex<State>,
 }
 
 impl Device {
-    pub(crate) fn new(store: Option<MemoryStore>, capacity_sectors: u64, completion: Completion) -> Self {
-        Self {
-            store,
-            capacity_sectors,
-            completion,
-        }
+    pub(crate) fn new(
+        name: CString,
+        settings: Settings,
+        wanted_index: Option<u32>,
+        indexes: Arc<Indexes>,
+        module: &'static ThisModule,
+    ) -> Result<Arc<Self>> {
+        let media = Arc::pin_init(Media::new(), flags::GFP_KERNEL)?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                name,
+                indexes,
+                module,
+                media,
+                state <- new_mutex!(State { settings, wanted_index, index: None, disk: None }, "rsnull_device"),
+            }? Error),
+            flags::GFP_KERNEL,
+        )
     }
 
-    /// Does what `rq` asks. `Err(ENOMEM)` means "retry later".
-    fn execute(&self, rq: &Request) -> Result<Status, kernel::error::Error> {
-        let op = rq.op();
-        match op {
-            // Nothing to do: every completed write is already in memory, so
-            // it is durable, and FUA writes are too when they complete. A
-            // flush has no sector range (its position is not meaningful).
-            Op::Flush => return Ok(Status::OK),
-            Op::Other(_) => return Ok(Status::NOTSUPP),
-            Op::Read | Op::Write | Op::Discard | Op::WriteZeroes => {}
+    /// The settings and power state, locked (configfs reads and writes).
+    pub(crate) fn lock(&self) -> kernel::sync::lock::Guard<'_, State, kernel::sync::lock::mutex::MutexBackend> {
+        self.state.lock()
+    }
+
+    /// Whether the device has power.
+    pub(crate) fn powered(&self) -> bool {
+        self.media.powered()
+    }
+
+    /// Powers on: a new disk over the medium. Nothing if already on.
+    pub(crate) fn power_on(&self) -> Result {
+        let mut st = self.state.lock();
+        if self.media.powered() {
+            return Ok(());
         }
-        let sector = rq.sector();
-        let bytes = u64::from(rq.bytes());
-        let end = sector.checked_add(bytes.div_ceil(SECTOR_SIZE));
-        if end.map_or(true, |end| end > self.capacity_sectors) {
-            // The block layer already refuses I/O past the end of the disk;
-            // this guards the store against anything that slips through.
-            return Ok(Status::IOERR);
-        }
-        let mut pos = sector * SECTOR_SIZE;
-        let Some(store) = &self.store else {
-            // memory_backed=0: writes vanish, reads see zeros.
-            if op == Op::Read {
-                rq.segments().for_each(|seg| seg.zero());
+        // A disk still there was killed by a crash point: remove it first.
+        drop(st.disk.take());
+        st.settings.check(self.name.to_str().unwrap_or("?"))?;
+        let index = match st.index {
+            Some(i) => i,
+            None => {
+                let i = self.indexes.take(st.wanted_index).inspect_err(|e| {
+                    pr_err!("{}: cannot take index {:?}: {:?}\n", self.name.to_str().unwrap_or("?"), st.wanted_index, e);
+                })?;
+                st.index = Some(i);
+                i
             }
-            return Ok(Status::OK);
         };
-        match op {
-            Op::Read => {
-                for seg in rq.segments() {
-                    store.read(pos, &seg);
-                    pos += seg.len() as u64;
-                }
+        let s = st.settings;
+        let cache_pages = if s.has_cache() { (s.cache_mib * PAGES_PER_MIB) as usize } else { 0 };
+        self.media.power_on(cache_pages)?;
+        let disk_name = CString::try_from_fmt(fmt!("rsnull{index}"))?;
+        let config = DiskConfig {
+            name: &disk_name,
+            capacity_sectors: s.capacity_sectors(),
+            logical_block_size: s.block_size,
+            max_hw_sectors: MAX_HW_SECTORS,
+            nr_hw_queues: s.submit_queues,
+            queue_depth: s.queue_depth,
+            max_discard_sectors: if s.discard { MAX_DISCARD_SECTORS } else { 0 },
+            write_cache: s.write_cache || s.has_cache(),
+            fua: s.write_cache || (s.has_cache() && s.fua),
+        };
+        match GenDisk::new(&config, Queue::new(self.media.clone(), index, &s), self.module) {
+            Ok(disk) => {
+                st.disk = Some(disk);
+                Ok(())
             }
-            Op::Write => {
-                for seg in rq.segments() {
-                    store.write(pos, &seg)?;
-                    pos += seg.len() as u64;
-                }
+            Err(e) => {
+                pr_err!("{}: cannot create disk: {:?}\n", disk_name.to_str().unwrap_or("rsnull"), e);
+                self.media.power_cut();
+                Err(e)
             }
-            Op::Discard | Op::WriteZeroes => store.zero_range(pos, bytes),
-            Op::Flush | Op::Other(_) => {}
         }
-        Ok(Status::OK)
     }
 
-    /// Pages of memory this device holds.
+    /// Cuts the power and removes the disk.
+    pub(crate) fn power_off(&self) {
+        let mut st = self.state.lock();
+        self.cut_locked(&st);
+        // `del_gendisk` waits for requests in flight; they fail now.
+        drop(st.disk.take());
+    }
+
+    fn cut_locked(&self, st: &State) {
+        if let Some(lost) = self.media.power_cut() {
+            pr_info!(
+                "rsnull{}: power off; lost {} write(s) since the last flush ({} cached page(s))\n",
+                st.index.unwrap_or(0),
+                lost.writes,
+                lost.pages
+            );
+        }
+    }
+
+    /// Pages of memory the device holds.
     pub(crate) fn nr_pages(&self) -> usize {
-        self.store.as_ref().map_or(0, MemoryStore::nr_pages)
+        self.media.nr_pages()
     }
 }
 
-impl Operations for Device {
-    fn queue_rq(&self, rq: Request, _is_last: bool) -> Result<(), Requeue> {
-        let status = match self.execute(&rq) {
-            Ok(status) => status,
-            Err(e) if e == code::ENOMEM => return Err(rq.requeue()),
-            Err(_) => Status::IOERR,
-        };
-        match self.completion {
-            Completion::Inline => rq.end(status),
-            Completion::Softirq => rq.complete(status),
-            Completion::Timer(nsec) => rq.complete_after(nsec, status),
+#[pinned_drop]
+impl PinnedDrop for Device {
+    fn drop(self: Pin<&mut Self>) {
+        let mut st = self.state.lock();
+        // The disk goes before its name is free for another device.
+        drop(st.disk.take());
+        if let Some(index) = st.index.take() {
+            self.indexes.give_back(index);
         }
-        Ok(())
     }
 }

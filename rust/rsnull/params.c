@@ -14,7 +14,7 @@
 
 unsigned int rsnull_nr_devices = 1;
 module_param_named(nr_devices, rsnull_nr_devices, uint, 0444);
-MODULE_PARM_DESC(nr_devices, "Number of devices to create, 1..64 (default: 1)");
+MODULE_PARM_DESC(nr_devices, "Number of devices to create at load, 0..64 (default: 1); more through configfs");
 
 unsigned int rsnull_gb = 250;
 module_param_named(gb, rsnull_gb, uint, 0444);
@@ -55,3 +55,11 @@ MODULE_PARM_DESC(discard, "Support discard and write-zeroes; freed ranges read b
 bool rsnull_write_cache;
 module_param_named(write_cache, rsnull_write_cache, bool, 0444);
 MODULE_PARM_DESC(write_cache, "Report a volatile write cache with FUA, so that filesystems send flushes (default: 0)");
+
+unsigned long rsnull_cache_size;
+module_param_named(cache_size, rsnull_cache_size, ulong, 0444);
+MODULE_PARM_DESC(cache_size, "MiB of emulated volatile write cache, lost at a power cut unless flushed (default: 0, none)");
+
+bool rsnull_fua = true;
+module_param_named(fua, rsnull_fua, bool, 0444);
+MODULE_PARM_DESC(fua, "With cache_size, honour FUA writes (default: 1)");

@@ -16,5 +16,7 @@ extern unsigned long rsnull_completion_nsec;
 extern bool rsnull_memory_backed;
 extern bool rsnull_discard;
 extern bool rsnull_write_cache;
+extern unsigned long rsnull_cache_size;
+extern bool rsnull_fua;
 
 #endif

@@ -66,7 +66,7 @@ impl MemoryStore {
     /// Copies `src` to the device bytes starting at `pos`.
     ///
     /// Fails with `ENOMEM` if a page could not be allocated without
-    /// sleeping; the caller retries the whole request later.
+    /// sleeping; the caller retries the whole request later (or fails it).
     pub(crate) fn write(&self, mut pos: u64, src: &PageSlice<'_>) -> Result {
         let guard = RcuReadGuard::new();
         let mut done = 0;
@@ -84,14 +84,16 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// Makes `len` bytes at `pos` read back as zeros, freeing whole pages.
-    pub(crate) fn zero_range(&self, mut pos: u64, len: u64) {
+    /// Makes `len` bytes at `pos` read back as zeros. `free_pages`: whole
+    /// pages are freed (else zeroed in place: the write cache's saved
+    /// copies expect every page they saved to stay).
+    pub(crate) fn zero_range(&self, mut pos: u64, len: u64, free_pages: bool) {
         let end = pos.saturating_add(len);
         let guard = RcuReadGuard::new();
         while pos < end {
             let (off, n) = chunk(pos, usize::try_from(end - pos).unwrap_or(usize::MAX));
             let (map, idx) = self.locate(pos >> PAGE_SHIFT);
-            if n == PAGE_SIZE {
+            if n == PAGE_SIZE && free_pages {
                 map.remove(idx);
             } else if let Some(part) = map.get(idx, &guard).and_then(|page| page.sub(off, n)) {
                 part.zero();
@@ -99,6 +101,25 @@ impl MemoryStore {
             pos += n as u64;
         }
     }
+
+    /// Device page `page`, if it was ever written.
+    pub(crate) fn page<'g>(&self, page: u64, guard: &'g RcuReadGuard) -> Option<PageSlice<'g>> {
+        let (map, idx) = self.locate(page);
+        map.get(idx, guard)
+    }
+
+    /// Frees device page `page`: it reads as zeros again.
+    pub(crate) fn remove_page(&self, page: u64) {
+        let (map, idx) = self.locate(page);
+        map.remove(idx);
+    }
+}
+
+/// The device pages that bytes `pos .. pos + len` touch.
+pub(crate) fn pages_of(pos: u64, len: u64) -> core::ops::Range<u64> {
+    let first = pos >> PAGE_SHIFT;
+    let end = pos.saturating_add(len).div_ceil(PAGE_SIZE as u64);
+    first..end.max(first)
 }
 
 /// The offset of `pos` in its page and how many of `want` bytes fit there.

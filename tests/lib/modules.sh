@@ -26,3 +26,54 @@ dev_bytes() { blockdev --getsize64 "$1"; }
 
 # random_file PATH MIB: a file of random data.
 random_file() { head -c "$(( $2 << 20 ))" /dev/urandom >"$1"; }
+
+# ---- configfs devices (/sys/kernel/config/rsnull) ---------------------------
+
+RSNULL_CFS=/sys/kernel/config/rsnull
+
+# rsnull_cfs_dir NAME: the device's configfs directory.
+rsnull_cfs_dir() { echo "$RSNULL_CFS/$1"; }
+
+# rsnull_cfs_new NAME [ATTR=VALUE...]: a new configfs device with these
+# attributes, powered on. Loads rsnull with nr_devices=0 if it is not loaded.
+# Sets RSNULL_DEV to its /dev path.
+rsnull_cfs_new() {
+    local name=$1 kv d; shift
+    module_loaded rsnull || insmod "$RSNULL_KO" nr_devices=0 || fail "insmod rsnull nr_devices=0 failed"
+    d=$RSNULL_CFS/$name
+    mkdir "$d" || fail "mkdir $d failed"
+    for kv in "$@"; do
+        echo "${kv#*=}" >"$d/${kv%%=*}" || fail "$name: cannot set ${kv%%=*} to ${kv#*=}"
+    done
+    rsnull_cfs_power "$name" 1
+}
+
+# rsnull_cfs_power NAME 0|1: cut or restore the power; sets RSNULL_DEV.
+rsnull_cfs_power() {
+    local d=$RSNULL_CFS/$1
+    echo "$2" >"$d/power" || fail "$1: echo $2 > power failed"
+    RSNULL_DEV=/dev/rsnull$(<"$d/index")
+    if [ "$2" = 1 ]; then
+        udevadm settle 2>/dev/null || true
+        [ -b "$RSNULL_DEV" ] || fail "$1: no $RSNULL_DEV after power-on"
+    fi
+}
+
+# rsnull_cfs_rm NAME: power off and remove a configfs device.
+rsnull_cfs_rm() {
+    local d=$RSNULL_CFS/$1
+    [ -d "$d" ] || return 0
+    echo 0 >"$d/power"
+    rmdir "$d" || fail "rmdir $d failed"
+}
+
+# rsnull_cfs_clean: remove every configfs device, then unload rsnull.
+rsnull_cfs_clean() {
+    local d
+    if [ -d "$RSNULL_CFS" ]; then
+        for d in "$RSNULL_CFS"/*/; do
+            [ -d "$d" ] && rsnull_cfs_rm "$(basename "$d")"
+        done
+    fi
+    rsnull_unload
+}

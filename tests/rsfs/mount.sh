@@ -210,6 +210,40 @@ test_mount_ro() {
     assert_eq "$(<"$M/new")" new "file written after remount,rw"
 }
 
+# remount,ro writes back everything first: data written just before it
+# (still only in the page cache) and the inodes survive `remount,ro;
+# umount`, and the image is fsck-clean. (Once lost: the VFS does not sync
+# on remount, and a read-only filesystem's inodes were never written.)
+test_remount_ro_keeps_data() {
+    echo precious >"$M/f"
+    "$TU" pwrite "$M/g" 0 1048576 7
+    mkdir "$M/d"
+    echo inside >"$M/d/h"
+    mount -o remount,ro "$M"
+    umount "$M"
+    rsfs_fsck_clean
+    assert_eq "$(rsfs_sb state)" 1 "superblock state after remount,ro and umount (1: clean)"
+    rsfs_mount
+    assert_eq "$(<"$M/f")" precious "small file after remount,ro"
+    "$TU" verify --size 1048576 "$M/g" 0 1048576 7
+    assert_eq "$(<"$M/d/h")" inside "file in a new directory after remount,ro"
+}
+
+# rmmod right after umount: inodes are freed by RCU callbacks that run
+# module code, so unloading must wait for them (rcu_barrier).
+test_rmmod_after_umount() {
+    local i j
+    for i in 1 2 3 4 5; do
+        for j in $(seq 1 50); do : >"$M/f$i-$j"; done
+        ls "$M" >/dev/null
+        umount "$M"
+        rmmod rsfs || fail "rmmod rsfs right after umount failed"
+        insmod "$RSFS_KO" writeback="$RSFS_MODE" || fail "insmod rsfs.ko failed"
+        rsfs_mount
+    done
+    assert_eq "$("$TU" count "$M")" 250 "files after five unload cycles"
+}
+
 # mkfs -t rsfs and fsck -t rsfs find the tools by their dotted names on
 # PATH, as after `make install`.
 test_mkfs_fsck_by_type() {
@@ -237,12 +271,14 @@ suite() {
     rsfs_test statfs test_statfs
     rsfs_test bad-mount-option test_bad_mount_option
     local kind
-    for kind in magic crc version too-big layout inode-table; do
+    for kind in magic crc version too-big layout inode-table bitmap-size; do
         rsfs_test "corrupt-superblock-$kind" test_corrupt_superblock "$kind"
     done
     rsfs_test mkfs-refuses-mounted test_mkfs_refuses_mounted
     rsfs_test rmmod-refused-while-mounted test_rmmod_refused_while_mounted
     rsfs_test mount-ro test_mount_ro
+    rsfs_test remount-ro-keeps-data test_remount_ro_keeps_data
+    rsfs_test rmmod-after-umount test_rmmod_after_umount
     rsfs_test mkfs-fsck-by-type test_mkfs_fsck_by_type
 }
 

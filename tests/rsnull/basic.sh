@@ -7,7 +7,7 @@ test_modinfo_describes_params() {
     local p params
     params=$(modinfo -p "$RSNULL_KO")
     for p in nr_devices gb size_mb bs submit_queues hw_queue_depth irqmode \
-             completion_nsec memory_backed discard write_cache; do
+             completion_nsec memory_backed discard write_cache cache_size fua; do
         grep -q "^$p:.\+" <<<"$params" || fail "modinfo has no description for $p"
     done
 }
@@ -68,8 +68,8 @@ test_bad_params_rejected() {
     bad_param submit_queues=100000
     bad_param irqmode=3
     bad_param irqmode=2 completion_nsec=100000000000
-    bad_param nr_devices=0
     bad_param nr_devices=1000
+    bad_param cache_size=100000
 }
 
 test_io_beyond_end_rejected() {

@@ -3,3 +3,4 @@
 //! Block devices.
 
 pub mod mq;
+pub mod badblocks;

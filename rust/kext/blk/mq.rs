@@ -76,6 +76,9 @@ struct Pdu {
     status: bindings::blk_status_t,
     /// Delayed completion (`Request::complete_after`).
     timer: bindings::hrtimer,
+    /// How often this request was handed back with [`Request::requeue`]
+    /// since it was last ended.
+    requeues: u32,
 }
 
 /// A request the driver owns, from `queue_rq` until it is ended.
@@ -139,8 +142,24 @@ impl Request {
         Segments { it, _rq: PhantomData }
     }
 
+    /// How often the driver has handed this request back with
+    /// [`Request::requeue`] (0 on its first try), so that a driver can
+    /// bound its retries.
+    pub fn requeue_count(&self) -> u32 {
+        // SAFETY: the pdu is ours while we own the request.
+        unsafe { (*self.pdu()).requeues }
+    }
+
+    /// Forgets the retry count before the request is ended (the request
+    /// structure is reused for later I/O).
+    fn reset_requeues(&self) {
+        // SAFETY: the pdu is ours while we own the request.
+        unsafe { (*self.pdu()).requeues = 0 };
+    }
+
     /// Ends the request now with `status`.
     pub fn end(self, status: Status) {
+        self.reset_requeues();
         let this = ManuallyDrop::new(self);
         // SAFETY: we own the started request; ending it gives it back.
         unsafe { bindings::blk_mq_end_request(this.rq.as_ptr(), status.0) };
@@ -149,6 +168,7 @@ impl Request {
     /// Ends the request with `status` through `blk_mq_complete_request()`,
     /// which runs our `complete` callback in softirq context.
     pub fn complete(self, status: Status) {
+        self.reset_requeues();
         let this = ManuallyDrop::new(self);
         // SAFETY: the pdu is ours while we own the request.
         unsafe { (*this.pdu()).status = status.0 };
@@ -158,6 +178,7 @@ impl Request {
 
     /// Ends the request with `status` from an hrtimer, `nsec` from now.
     pub fn complete_after(self, nsec: u64, status: Status) {
+        self.reset_requeues();
         let this = ManuallyDrop::new(self);
         let pdu = this.pdu();
         // SAFETY: the pdu is ours while we own the request; the timer was
@@ -171,6 +192,8 @@ impl Request {
 
     /// Hands the request back to blk-mq to retry later.
     pub fn requeue(self) -> Requeue {
+        // SAFETY: the pdu is ours while we own the request.
+        unsafe { (*self.pdu()).requeues = (*self.pdu()).requeues.saturating_add(1) };
         // blk-mq takes the request back when `queue_rq` returns
         // `BLK_STS_RESOURCE`; we must not end it.
         core::mem::forget(self);
@@ -181,15 +204,25 @@ impl Request {
 impl Drop for Request {
     fn drop(&mut self) {
         kernel::pr_warn!("kext: request dropped without completion; failing it\n");
+        self.reset_requeues();
         // SAFETY: we own the started request and nobody ended it.
         unsafe { bindings::blk_mq_end_request(self.rq.as_ptr(), Status::IOERR.0) };
     }
 }
 
-/// Iterator over a request's data; see [`Request::segments`].
+/// Iterator over a request's data; see [`Request::segments`]. A clone
+/// walks the same data again from the clone's position.
 pub struct Segments<'a> {
     it: bindings::kext_rq_iter,
     _rq: PhantomData<&'a Request>,
+}
+
+impl Clone for Segments<'_> {
+    fn clone(&self) -> Self {
+        // The cursor is a plain position (bio pointer, bvec_iter): a copy
+        // walks the same request independently.
+        Segments { it: self.it, _rq: PhantomData }
+    }
 }
 
 impl<'a> Iterator for Segments<'a> {
@@ -283,6 +316,7 @@ impl<T: Operations> OperationsVTable<T> {
         // SAFETY: the pdu is allocated, ours to initialise, and never moves.
         unsafe {
             (*pdu).status = Status::OK.0;
+            (*pdu).requeues = 0;
             bindings::kext_hrtimer_init_rel(&mut (*pdu).timer, Some(Self::timer_expired));
         }
         0
@@ -331,9 +365,12 @@ pub struct DiskConfig<'a> {
     pub queue_depth: u32,
     /// Largest discard and write-zeroes request in sectors; 0: unsupported.
     pub max_discard_sectors: u32,
-    /// Whether the device has a volatile write cache and supports FUA, so
-    /// that the block layer sends flushes.
+    /// Whether the device has a volatile write cache, so that the block
+    /// layer sends flushes.
     pub write_cache: bool,
+    /// Whether the device honours FUA writes (with `write_cache`; without
+    /// it the block layer turns FUA into a write and a flush).
+    pub fua: bool,
 }
 
 /// State that must not move while the disk exists.
@@ -399,7 +436,10 @@ impl<T: Operations> GenDisk<T> {
             lim.discard_granularity = config.logical_block_size;
         }
         if config.write_cache {
-            lim.features |= bindings::KEXT_BLK_FEAT_WRITE_CACHE | bindings::KEXT_BLK_FEAT_FUA;
+            lim.features |= bindings::KEXT_BLK_FEAT_WRITE_CACHE;
+            if config.fua {
+                lim.features |= bindings::KEXT_BLK_FEAT_FUA;
+            }
         }
         let queuedata = ptr::from_ref(&inner.data).cast_mut().cast::<c_void>();
         // SAFETY: the tag set is allocated; `lim` is a valid local that the

@@ -147,10 +147,16 @@ impl<T: FileSystem> Inode<T> {
         unsafe { bindings::inc_nlink(self.as_ptr()) };
     }
 
-    /// Removes a link.
-    pub fn drop_nlink(&self) {
-        // SAFETY: as `set_nlink`. `drop_nlink` warns on zero; callers check.
+    /// Removes a link. A count that is already zero (a corrupt count the
+    /// C `drop_nlink` would WARN about) is left alone and `false` returned.
+    #[must_use]
+    pub fn drop_nlink(&self) -> bool {
+        if self.nlink() == 0 {
+            return false;
+        }
+        // SAFETY: as `set_nlink`; the count is not zero.
         unsafe { bindings::drop_nlink(self.as_ptr()) };
+        true
     }
 
     /// Owner and group.

@@ -98,6 +98,9 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     const MAGIC: u64;
     /// Largest file size in bytes.
     const MAX_BYTES: u64;
+    /// Most hard links an inode may have (`s_max_links`): the VFS refuses
+    /// `link` and `mkdir` past it with `EMLINK`.
+    const MAX_LINKS: u32;
     /// Filesystem block size in bytes.
     const BLOCK_SIZE: u32;
 
@@ -331,6 +334,11 @@ impl<T: FileSystem> Drop for Registration<T> {
             bindings::unregister_filesystem(&mut *self.fs_type);
             bindings::kext_fs_type_keys(&mut *self.fs_type, false);
         }
+        // Inodes are freed by RCU callbacks (`free_inode`) that run module
+        // code: an unmount just before `rmmod` may still have some queued.
+        // Wait for all of them before the module text goes away.
+        // SAFETY: `drop` runs at module unload, in process context.
+        unsafe { bindings::rcu_barrier() };
     }
 }
 

@@ -69,12 +69,13 @@ impl RawSuperBlock {
     }
 
     /// Sets the largest file size, the magic, and the time granularity.
-    pub(crate) fn set_limits(&self, max_bytes: u64, magic: u64) {
+    pub(crate) fn set_limits(&self, max_bytes: u64, max_links: u32, magic: u64) {
         // SAFETY: called while filling the super block, before it is
         // visible to anyone else.
         unsafe {
             let sb = self.as_ptr();
             (*sb).s_maxbytes = max_bytes as i64;
+            (*sb).s_max_links = max_links;
             (*sb).s_magic = magic as _;
             (*sb).s_time_gran = 1;
             (*sb).s_time_min = i64::MIN;

@@ -247,14 +247,32 @@ unsafe extern "C" fn fc_get_tree<T: FileSystem>(fc: *mut bindings::fs_context) -
     unsafe { bindings::get_tree_bdev(fc, Some(fill_super::<T>)) }
 }
 
+/// # Safety
+///
+/// Called by `reconfigure_super` with a reconfiguration context of one of
+/// our mounts; the caller holds `s_umount` for writing.
 unsafe extern "C" fn fc_reconfigure<T: FileSystem>(fc: *mut bindings::fs_context) -> c_int {
     // SAFETY: a reconfiguration context has the mounted root, whose super
     // block is ours and held (`s_umount`) for the call.
-    unsafe {
-        let sb = SuperBlock::<T>::from_raw((*(*fc).root).d_sb);
-        let read_only = (*fc).sb_flags & bindings::KEXT_SB_RDONLY as u32 != 0;
-        to_errno(T::reconfigure(sb, options::<T>(fc), read_only))
+    let (raw_sb, read_only) = unsafe {
+        let raw_sb = (*(*fc).root).d_sb;
+        (raw_sb, (*fc).sb_flags & bindings::KEXT_SB_RDONLY as u32 != 0)
+    };
+    // SAFETY: as above; the super block is live and ours.
+    let sb = unsafe { SuperBlock::<T>::from_raw(raw_sb) };
+    // The VFS does not write anything back on `remount,ro` (since 5.17 each
+    // filesystem syncs in its own reconfigure, as ext4 and xfs do). Once
+    // SB_RDONLY is set, dirty pages and inodes can no longer be written, so
+    // everything is synced here, before the filesystem sees the change.
+    if read_only && !sb.raw().is_read_only() {
+        // SAFETY: `s_umount` is held (see above), as `sync_filesystem` needs.
+        let ret = unsafe { bindings::sync_filesystem(raw_sb) };
+        if ret != 0 {
+            return ret;
+        }
     }
+    // SAFETY: `fc` is the live context of this call.
+    to_errno(T::reconfigure(sb, unsafe { options::<T>(fc) }, read_only))
 }
 
 unsafe extern "C" fn fill_super<T: FileSystem>(sb: *mut bindings::super_block, fc: *mut bindings::fs_context) -> c_int {
@@ -266,7 +284,7 @@ unsafe extern "C" fn fill_super<T: FileSystem>(sb: *mut bindings::super_block, f
     unsafe {
         (*sb).s_op = &Tables::<T>::SUPER_OPS;
     }
-    raw.set_limits(T::MAX_BYTES, T::MAGIC);
+    raw.set_limits(T::MAX_BYTES, T::MAX_LINKS, T::MAGIC);
     let info = match T::fill_super(raw, opts, &ctx).and_then(|init| KBox::try_pin_init(init, flags::GFP_KERNEL)) {
         Ok(info) => info,
         Err(e) => return e.to_errno(),

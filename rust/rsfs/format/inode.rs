@@ -25,6 +25,10 @@ pub const SYMLINK_MAX: usize = super::BLOCK_SIZE - 1;
 /// Largest file size: every addressable file block.
 pub const MAX_FILE_SIZE: u64 = MAX_FILE_BLOCKS * BLOCK_SIZE_U64;
 
+/// Most links an inode may have (a directory: its subdirectories + 2), as
+/// ext4. The kernel refuses `link` and `mkdir` past it (`EMLINK`).
+pub const MAX_LINKS: u32 = 65000;
+
 /// Inode flag: the inline area holds a fast symlink target, not extents.
 pub const INODE_FLAG_INLINE_DATA: u16 = 1 << 0;
 /// All inode flags this code knows.

@@ -78,12 +78,14 @@ pub enum FormatError {
     IncompatFeatures,
     /// The superblock's regions are not contiguous and in order.
     BadLayout,
-    /// The block bitmap has fewer bits than the filesystem has blocks.
-    BlockBitmapTooSmall,
-    /// The inode bitmap has fewer bits than there are inode slots.
-    InodeBitmapTooSmall,
-    /// The inode table has fewer slots than the inode count.
-    InodeTableTooSmall,
+    /// The block bitmap is not exactly as many blocks as the block count
+    /// needs (the allocator walks every bitmap block).
+    BadBlockBitmapSize,
+    /// The inode bitmap is not exactly as many blocks as the inode count needs.
+    BadInodeBitmapSize,
+    /// The inode table is not exactly as many blocks as the inode count
+    /// needs, or the inode count does not fill its last block.
+    BadInodeTableSize,
     /// There is no room for data blocks (metadata fills the filesystem).
     NoDataBlocks,
     /// The filesystem is larger than the device it is on.
@@ -148,9 +150,9 @@ impl FormatError {
             FormatError::BadChecksum => "checksum mismatch",
             FormatError::IncompatFeatures => "unknown incompatible features",
             FormatError::BadLayout => "metadata regions are not contiguous and in order",
-            FormatError::BlockBitmapTooSmall => "block bitmap too small for the block count",
-            FormatError::InodeBitmapTooSmall => "inode bitmap too small for the inode count",
-            FormatError::InodeTableTooSmall => "inode table too small for the inode count",
+            FormatError::BadBlockBitmapSize => "block bitmap size does not match the block count",
+            FormatError::BadInodeBitmapSize => "inode bitmap size does not match the inode count",
+            FormatError::BadInodeTableSize => "inode table size does not match the inode count",
             FormatError::NoDataBlocks => "no room for data blocks",
             FormatError::FsLargerThanDevice => "filesystem is larger than the device",
             FormatError::TooManyBlocks => "block count too large",

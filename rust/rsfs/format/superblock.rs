@@ -199,7 +199,8 @@ impl Geometry {
     }
 
     /// Checks that the regions are contiguous, in order, start at block 1,
-    /// are large enough, and leave at least one data block.
+    /// are exactly the size their counts need, and leave at least one data
+    /// block.
     pub fn validate(&self) -> Result<(), FormatError> {
         if self.total_blocks > MAX_TOTAL_BLOCKS {
             return Err(FormatError::TooManyBlocks);
@@ -232,18 +233,20 @@ impl Geometry {
         {
             return Err(FormatError::BadLayout);
         }
-        if self.block_bitmap_blocks.saturating_mul(BITS_PER_BLOCK) < self.total_blocks {
-            return Err(FormatError::BlockBitmapTooSmall);
+        // Exact sizes, not just large enough: the allocator and fsck walk
+        // every block of a region, and a bitmap block past the last bit, or
+        // an inode table block past the last inode, is a layout mkfs never
+        // makes (and bits no code could account for).
+        if self.block_bitmap_blocks != blocks_for_bits(self.total_blocks) {
+            return Err(FormatError::BadBlockBitmapSize);
         }
-        if self.inode_bitmap_blocks.saturating_mul(BITS_PER_BLOCK) < self.inode_count {
-            return Err(FormatError::InodeBitmapTooSmall);
+        if self.inode_bitmap_blocks != blocks_for_bits(self.inode_count) {
+            return Err(FormatError::BadInodeBitmapSize);
         }
-        if self
-            .inode_table_blocks
-            .saturating_mul(super::INODES_PER_BLOCK)
-            < self.inode_count
+        if self.inode_count % super::INODES_PER_BLOCK != 0
+            || self.inode_table_blocks != self.inode_count / super::INODES_PER_BLOCK
         {
-            return Err(FormatError::InodeTableTooSmall);
+            return Err(FormatError::BadInodeTableSize);
         }
         if self.data_start >= self.total_blocks {
             return Err(FormatError::NoDataBlocks);

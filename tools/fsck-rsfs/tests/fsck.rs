@@ -386,7 +386,22 @@ fn impossible_geometry() {
     });
     let (code, out) = run_fsck(&["-n"], &t.0);
     assert_eq!(code, 4, "{out}");
-    assert!(out.contains("inode table too small"), "{out}");
+    assert!(out.contains("inode table size does not match"), "{out}");
+
+    // One block bitmap block too many, the later regions shifted to match:
+    // the layout once passed fsck and then made the kernel's allocator
+    // underflow.
+    let (t, _) = populated("geom-bitmap");
+    edit_sb(&t.0, |sb| {
+        sb.geometry.block_bitmap_blocks += 1;
+        sb.geometry.inode_bitmap_start += 1;
+        sb.geometry.inode_table_start += 1;
+        sb.geometry.data_start += 1;
+        sb.free_blocks -= 1;
+    });
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("block bitmap size does not match"), "{out}");
 
     let (t, _) = populated("geom2");
     edit_sb(&t.0, |sb| sb.geometry.total_blocks += 1);

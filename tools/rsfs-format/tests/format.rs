@@ -221,7 +221,7 @@ fn superblock_validation_errors() {
             s.geometry.inode_table_blocks = 1;
             s.geometry.data_start = s.geometry.inode_table_start + 1;
         })),
-        Some(FormatError::InodeTableTooSmall)
+        Some(FormatError::BadInodeTableSize)
     );
     assert_eq!(
         check(&sb_with(|s| {
@@ -231,11 +231,45 @@ fn superblock_validation_errors() {
             s.geometry.total_blocks = s.geometry.data_start + 10;
             s.free_blocks = 0;
         })),
-        Some(FormatError::InodeBitmapTooSmall)
+        Some(FormatError::BadInodeBitmapSize)
     );
     assert_eq!(
         check(&sb_with(|s| s.geometry.total_blocks = BITS_PER_BLOCK + 1)),
-        Some(FormatError::BlockBitmapTooSmall)
+        Some(FormatError::BadBlockBitmapSize)
+    );
+    // A region one block too large, the later ones shifted to match: the
+    // layout is contiguous, but the allocator would walk a bitmap block
+    // with no bits in use (once an arithmetic overflow in the kernel).
+    assert_eq!(
+        check(&sb_with(|s| {
+            s.geometry.block_bitmap_blocks += 1;
+            s.geometry.inode_bitmap_start += 1;
+            s.geometry.inode_table_start += 1;
+            s.geometry.data_start += 1;
+            s.free_blocks -= 1;
+        })),
+        Some(FormatError::BadBlockBitmapSize)
+    );
+    assert_eq!(
+        check(&sb_with(|s| {
+            s.geometry.inode_bitmap_blocks += 1;
+            s.geometry.inode_table_start += 1;
+            s.geometry.data_start += 1;
+            s.free_blocks -= 1;
+        })),
+        Some(FormatError::BadInodeBitmapSize)
+    );
+    assert_eq!(
+        check(&sb_with(|s| {
+            s.geometry.inode_table_blocks += 1;
+            s.geometry.data_start += 1;
+            s.free_blocks -= 1;
+        })),
+        Some(FormatError::BadInodeTableSize)
+    );
+    assert_eq!(
+        check(&sb_with(|s| s.geometry.inode_count -= 1)),
+        Some(FormatError::BadInodeTableSize)
     );
     assert_eq!(
         Superblock::decode_and_validate(&sb_with(|_| {}), 16383).err(),
@@ -280,9 +314,9 @@ fn error_messages_distinct() {
         BadChecksum,
         IncompatFeatures,
         BadLayout,
-        BlockBitmapTooSmall,
-        InodeBitmapTooSmall,
-        InodeTableTooSmall,
+        BadBlockBitmapSize,
+        BadInodeBitmapSize,
+        BadInodeTableSize,
         NoDataBlocks,
         FsLargerThanDevice,
         TooManyBlocks,

@@ -31,6 +31,10 @@ pub enum Kind {
     /// `inode_count` needs more inode table blocks than there are, CRC
     /// recomputed.
     InodeTable,
+    /// One block bitmap block more than the block count needs, the later
+    /// regions shifted up by one so that the layout stays contiguous, CRC
+    /// recomputed (the image that once made the kernel's allocator panic).
+    BitmapSize,
 }
 
 /// Every kind, in the order the tests use them.
@@ -41,6 +45,7 @@ pub const KINDS: &[Kind] = &[
     Kind::TooBig,
     Kind::Layout,
     Kind::InodeTable,
+    Kind::BitmapSize,
 ];
 
 impl Kind {
@@ -53,6 +58,7 @@ impl Kind {
             Kind::TooBig => "too-big",
             Kind::Layout => "layout",
             Kind::InodeTable => "inode-table",
+            Kind::BitmapSize => "bitmap-size",
         }
     }
 
@@ -69,7 +75,8 @@ impl Kind {
             Kind::Version => FormatError::UnsupportedVersion,
             Kind::TooBig => FormatError::FsLargerThanDevice,
             Kind::Layout => FormatError::BadLayout,
-            Kind::InodeTable => FormatError::InodeTableTooSmall,
+            Kind::InodeTable => FormatError::BadInodeTableSize,
+            Kind::BitmapSize => FormatError::BadBlockBitmapSize,
         }
     }
 }
@@ -130,6 +137,15 @@ pub fn apply(kind: Kind, block: &mut Block, device_blocks: u64) -> Result<(), St
                 return Err("the inode bitmap is full: no room to claim more inodes than the table has".into());
             }
             put_u64(block, sb_off::INODE_COUNT, count);
+            seal_block(block);
+        }
+        Kind::BitmapSize => {
+            put_u64(block, sb_off::BLOCK_BITMAP_BLOCKS, g.block_bitmap_blocks + 1);
+            put_u64(block, sb_off::INODE_BITMAP_START, g.inode_bitmap_start + 1);
+            put_u64(block, sb_off::INODE_TABLE_START, g.inode_table_start + 1);
+            put_u64(block, sb_off::DATA_START, g.data_start + 1);
+            // One data block fewer: the free count must still fit.
+            put_u64(block, sb_off::FREE_BLOCKS, sb.free_blocks.min(g.data_blocks() - 1));
             seal_block(block);
         }
     }

@@ -13,11 +13,14 @@
 //!   `O_APPEND` writers, and the check that none was lost, torn or doubled.
 //! - [`corrupt`]: damaging an rsfs superblock in one chosen way (and checking
 //!   with the shared format code that it is damaged in exactly that way).
+//! - [`crashload`]: files written and fsynced one by one, with a manifest
+//!   of those whose fsync succeeded, and the check after a power cut.
 //! - [`sys`]: the system calls the standard library does not wrap
 //!   (`renameat2`, `mount`, `lseek` with `SEEK_DATA`/`SEEK_HOLE`, `mmap`),
 //!   and aligned buffers for `O_DIRECT`.
 
 pub mod corrupt;
+pub mod crashload;
 pub mod errno;
 pub mod pattern;
 pub mod records;

@@ -6,6 +6,7 @@
 use rsfs_image::format::Superblock;
 use rsfs_image::{BlockDev, Image};
 use rsfs_testutil::corrupt::{self, Kind};
+use rsfs_testutil::crashload;
 use rsfs_testutil::errno;
 use rsfs_testutil::pattern::Pattern;
 use rsfs_testutil::records;
@@ -47,8 +48,15 @@ Data (OFFSET, LEN, BYTES take K and M suffixes; SEED is a number or zero):
   append-records FILE WRITER COUNT SIZE      O_APPEND COUNT records of SIZE bytes
   check-records FILE WRITERS COUNT SIZE      every record present once, whole, in order
 
+Power cuts:
+  crash-workload DIR MANIFEST PREFIX COUNT SIZE SEED
+                    create DIR/PREFIX-<i>, fsync it and DIR, then list it in MANIFEST;
+                    stops at the first error (the cut); prints synced=N errno=E|none
+  crash-verify DIR MANIFEST                  every listed file is there, whole
+
 Devices and images:
-  corrupt DEVICE KIND    damage the superblock: magic, crc, version, too-big, layout, inode-table
+  corrupt DEVICE KIND    damage the superblock: magic, crc, version, too-big, layout,
+                         inode-table, bitmap-size
   sb-info DEVICE         the superblock as key=value lines (it must be valid)
   image-cat IMAGE PATH   a file's contents, read from an unmounted image with the tools' code";
 
@@ -248,6 +256,22 @@ fn main() {
             let data = or_fail(fs::read(&p[0]), || format!("read {}", p[0]));
             if let Err(e) = records::check(&data, num(&p[1]), num(&p[2]), size(&p[3]) as usize) {
                 die(&format!("{}: {e}", p[0]));
+            }
+        }
+        "crash-workload" => {
+            let a = Args::parse(rest, &[]);
+            let p = a.expect(&[], 6, 6);
+            let (count, bytes, sd) = (u64::from(num(&p[3])), size(&p[4]), u64::from(num(&p[5])));
+            let out = crashload::run(Path::new(&p[0]), Path::new(&p[1]), &p[2], count, bytes, sd);
+            let err = out.error.as_ref().map_or("none".to_string(), errno::describe);
+            println!("synced={} errno={err}", out.synced);
+        }
+        "crash-verify" => {
+            let a = Args::parse(rest, &[]);
+            let p = a.expect(&[], 2, 2);
+            match crashload::verify(Path::new(&p[0]), Path::new(&p[1])) {
+                Ok(n) => println!("verified={n}"),
+                Err(e) => die(&e),
             }
         }
         "corrupt" => cmd_corrupt(rest),
