@@ -16,7 +16,7 @@ if [ ${#suites[@]} -eq 0 ]; then
     # rsnull first (rsfs runs on it), then rsfs: mount, names, data, space,
     # then any other rsfs suite.
     suites=("$TOP"/tests/rsnull/*.sh)
-    for s in mount namespace data space; do suites+=("$TOP/tests/rsfs/$s.sh"); done
+    for s in mount namespace data space faults; do suites+=("$TOP/tests/rsfs/$s.sh"); done
     for s in "$TOP"/tests/rsfs/*.sh; do
         case " ${suites[*]} " in *" $s "*) ;; *) suites+=("$s") ;; esac
     done

@@ -48,8 +48,8 @@ if [ $# -gt 0 ]; then
     for s in "$@"; do g+="$(realpath "$s") "; done
     groups=("$g")
 elif [ "${RSFS_TEST_VMS:-2}" -ge 2 ]; then
-    groups=("$(echo "$RSFS_TOP"/tests/rsnull/*.sh) $(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space)"
-            "$(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data)")
+    groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space)"
+            "$RSFS_TOP/tests/rsnull/powercut-xfs.sh $(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data faults)")
 else
     groups=("")    # guest-run.sh's default: every suite
 fi

@@ -259,6 +259,12 @@ bool kext_dir_emit_dots(struct file *file, struct dir_context *ctx)
 
 /* Buffer heads */
 struct buffer_head *kext_sb_bread(struct super_block *sb, sector_t block) { return sb_bread(sb, block); }
+bool kext_buffer_write_io_error(struct buffer_head *bh) { return buffer_write_io_error(bh); }
+bool kext_buffer_uptodate(struct buffer_head *bh) { return buffer_uptodate(bh); }
+int kext_bh_read(struct buffer_head *bh) { return bh_read(bh, 0); }
+errseq_t kext_bdev_wb_err_sample(struct super_block *sb) { return filemap_sample_wb_err(sb->s_bdev->bd_mapping); }
+int kext_bdev_wb_err_check(struct super_block *sb, errseq_t since) { return errseq_check(&sb->s_bdev->bd_mapping->wb_err, since); }
+void kext_sb_force_rdonly(struct super_block *sb) { WRITE_ONCE(sb->s_flags, sb->s_flags | SB_RDONLY); }
 struct buffer_head *kext_sb_getblk(struct super_block *sb, sector_t block) { return sb_getblk(sb, block); }
 void kext_brelse(struct buffer_head *bh) { brelse(bh); }
 void kext_bforget(struct buffer_head *bh) { bforget(bh); }
@@ -285,6 +291,9 @@ void kext_set_buffer_verified(struct buffer_head *bh, bool verified)
 
 /* Folios and writeback */
 void kext_folio_start_writeback(struct folio *folio) { folio_start_writeback(folio); }
+void kext_folio_get(struct folio *folio) { folio_get(folio); }
+void kext_folio_put(struct folio *folio) { folio_put(folio); }
+void kext_wbc_release_batch(struct writeback_control *wbc) { folio_batch_release(&wbc->fbatch); }
 void kext_folio_zero_segment(struct folio *folio, size_t start, size_t end)
 {
 	folio_zero_segment(folio, start, end);

@@ -120,6 +120,12 @@ bool kext_dir_emit_dots(struct file *file, struct dir_context *ctx);
 
 /* Buffer heads (metadata blocks on the block device) */
 struct buffer_head *kext_sb_bread(struct super_block *sb, sector_t block);
+bool kext_buffer_write_io_error(struct buffer_head *bh);
+bool kext_buffer_uptodate(struct buffer_head *bh);
+int kext_bh_read(struct buffer_head *bh);
+errseq_t kext_bdev_wb_err_sample(struct super_block *sb);
+int kext_bdev_wb_err_check(struct super_block *sb, errseq_t since);
+void kext_sb_force_rdonly(struct super_block *sb);
 struct buffer_head *kext_sb_getblk(struct super_block *sb, sector_t block);
 void kext_brelse(struct buffer_head *bh);
 void kext_bforget(struct buffer_head *bh);
@@ -131,6 +137,9 @@ void kext_set_buffer_verified(struct buffer_head *bh, bool verified);
 
 /* Folios and writeback */
 void kext_folio_start_writeback(struct folio *folio);
+void kext_folio_get(struct folio *folio);
+void kext_folio_put(struct folio *folio);
+void kext_wbc_release_batch(struct writeback_control *wbc);
 void kext_folio_zero_segment(struct folio *folio, size_t start, size_t end);
 loff_t kext_folio_pos(struct folio *folio);
 size_t kext_folio_size(struct folio *folio);

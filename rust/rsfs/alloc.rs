@@ -10,6 +10,7 @@
 //! bios merge.
 
 use crate::{
+    errors::{self, Loc},
     format::{bitmap_find_zero, bitmap_get, bitmap_set_range, FormatError, BITS_PER_BLOCK, ROOT_INO},
     kext::fs::sb::SuperBlock,
     meta, Rsfs,
@@ -82,7 +83,7 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, want: u32) -> Resul
     };
     // mkfs marks the metadata region used; a clear bit there is corruption.
     if !g.is_data_range(start, len) {
-        return Err(meta::corrupt("block bitmap", start, FormatError::OutOfRange));
+        return Err(errors::corrupt(sb, "block bitmap", Loc::Block(start), FormatError::OutOfRange));
     }
     st.sb.free_blocks -= len;
     st.block_goal = start + len;
@@ -94,7 +95,7 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
     let info = sb.info();
     let g = &info.geometry;
     if !g.is_data_range(start, len) {
-        return Err(meta::corrupt("extent", start, FormatError::OutOfRange));
+        return Err(errors::corrupt(sb, "extent", Loc::Block(start), FormatError::OutOfRange));
     }
     let mut st = info.alloc.lock();
     let mut block = start;
@@ -134,7 +135,7 @@ pub(crate) fn alloc_inode(sb: &SuperBlock<Rsfs>) -> Result<u64> {
     };
     // mkfs marks slot 0 and the root used.
     if !g.is_valid_ino(ino) || ino == ROOT_INO {
-        return Err(meta::corrupt("inode bitmap", ino, FormatError::OutOfRange));
+        return Err(errors::corrupt(sb, "inode bitmap", Loc::Inode(ino), FormatError::OutOfRange));
     }
     st.sb.free_inodes -= 1;
     st.inode_goal = ino + 1;

@@ -11,6 +11,7 @@
 
 use crate::{
     alloc,
+    errors::{self, Loc},
     dir_index::{self, name_hash, Candidates, NameIndex},
     format::{
         self, check_name, dir_block_init, dir_block_owner, dir_block_verify, dir_entries, dir_find_space,
@@ -51,6 +52,11 @@ fn data_block(inode: &Inode<Rsfs>, index: u64) -> Result<u64> {
     }
 }
 
+/// A block of directory `dir` failed its checks.
+fn corrupt_dir(dir: &Inode<Rsfs>, err: format::FormatError) -> Error {
+    errors::corrupt(dir.sb(), "directory block", Loc::Inode(dir.ino()), err)
+}
+
 /// Reads directory block `index` of `dir`, checking it fully the first time.
 fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
     let block = data_block(dir, index)?;
@@ -58,10 +64,10 @@ fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
     let owner = dir.ino();
     if buf.verified() {
         if dir_block_owner(buf.data()) != owner {
-            return Err(meta::corrupt("directory block owner", block, format::FormatError::BadOwner));
+            return Err(errors::corrupt(dir.sb(), "directory block owner", Loc::Block(block), format::FormatError::BadOwner));
         }
     } else {
-        dir_block_verify(buf.data(), owner).map_err(|e| meta::corrupt("directory block", block, e))?;
+        dir_block_verify(buf.data(), owner).map_err(|e| errors::corrupt(dir.sb(), "directory block", Loc::Block(block), e))?;
         buf.set_verified(true);
     }
     Ok(buf)
@@ -71,7 +77,7 @@ fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
 fn find_in_block(dir: &Inode<Rsfs>, index: u64, name: &[u8]) -> Result<Option<(u64, Slot)>> {
     let buf = read_dir_block(dir, index)?;
     // read_dir_block checked the whole block when it was first read.
-    let found = dir_lookup_verified(buf.data(), name).map_err(|e| meta::corrupt("directory block", index, e))?;
+    let found = dir_lookup_verified(buf.data(), name).map_err(|e| corrupt_dir(dir, e))?;
     Ok(found.map(|e| (u64::from(e.ino), Slot { index, offset: e.offset })))
 }
 
@@ -120,7 +126,7 @@ fn build_index(dir: &Inode<Rsfs>, n: u64) -> Result<Option<NameIndex>> {
     for block in 0..n {
         let buf = read_dir_block(dir, block)?;
         for e in dir_entries(buf.data()) {
-            let e = e.map_err(|e| meta::corrupt("directory block", block, e))?;
+            let e = e.map_err(|e| corrupt_dir(dir, e))?;
             if index.add(name_hash(e.name), block).is_err() {
                 return Ok(None);
             }
@@ -187,7 +193,7 @@ fn add_entry(dir: &Inode<Rsfs>, name: &[u8], ino: u64, dt: u8) -> Result {
     let hint = dir.data().lock().dir_space_hint.min(n);
     for index in hint..n {
         let mut buf = read_dir_block(dir, index)?;
-        if dir_find_space(buf.data(), name.len()).map_err(|e| meta::corrupt("directory block", index, e))?.is_some() {
+        if dir_find_space(buf.data(), name.len()).map_err(|e| corrupt_dir(dir, e))?.is_some() {
             dir.data().lock().dir_space_hint = index;
             buf.modify(|b| -> Result {
                 dir_insert(b, name, ino32, dt).map_err(|_| EINVAL)?;
@@ -463,7 +469,7 @@ pub(crate) fn readdir(dir: &Inode<Rsfs>, ctx: &mut DirEmitter<'_>) -> Result {
         let buf = read_dir_block(dir, index)?;
         let base = 2 + (index * BS) as i64;
         for e in dir_entries(buf.data()) {
-            let e = e.map_err(|err| meta::corrupt("directory block", index, err))?;
+            let e = e.map_err(|err| corrupt_dir(dir, err))?;
             if ((index * BS) as usize + e.offset) < start as usize {
                 continue;
             }

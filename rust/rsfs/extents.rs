@@ -10,6 +10,7 @@
 //! the map never needs to allocate.
 
 use crate::{
+    errors::{self, Loc},
     alloc,
     format::{
         self, check_extent_order, extent_block_get, extent_block_init, extent_block_set, seal_block, Extent,
@@ -228,7 +229,7 @@ impl BlockMap {
     pub(crate) fn load(sb: &SuperBlock<Rsfs>, ino: u64, d: &DiskInode) -> Result<BlockMap> {
         let g = &sb.info().geometry;
         let mut map = BlockMap::new();
-        let bad = |e| meta::corrupt("inode extents", ino, e);
+        let bad = |e| errors::corrupt(sb, "extents", Loc::Inode(ino), e);
         let push = |map: &mut BlockMap, e: Extent| -> Result {
             e.check(g).map_err(bad)?;
             check_extent_order(map.extents.last(), &e).map_err(bad)?;
@@ -246,9 +247,9 @@ impl BlockMap {
                 return Err(bad(format::FormatError::BadExtentBlock));
             }
             let buf = meta::read(sb, next)?;
-            let h = ExtentBlockHeader::decode_for(buf.data(), ino).map_err(|e| meta::corrupt("extent block", next, e))?;
+            let h = ExtentBlockHeader::decode_for(buf.data(), ino).map_err(|e| errors::corrupt(sb, "extent block", Loc::Block(next), e))?;
             if h.count == 0 || u64::from(h.count) > remaining {
-                return Err(meta::corrupt("extent block", next, format::FormatError::BadExtentBlock));
+                return Err(errors::corrupt(sb, "extent block", Loc::Block(next), format::FormatError::BadExtentBlock));
             }
             for i in 0..h.count as usize {
                 let e = extent_block_get(buf.data(), i).ok_or(EINVAL)?;

@@ -248,9 +248,8 @@ pub(crate) fn fsync(file: &File<'_, Rsfs>, start: i64, end: i64, _datasync: bool
     file.write_and_wait_range(start, end)?;
     inode.sync_metadata()?;
     file.sync_ancestors()?;
-    let sb = inode.sb().raw();
-    sb.sync_device()?;
-    sb.flush_device()
+    crate::meta::sync_all(inode.sb())?;
+    inode.sb().raw().flush_device()
 }
 
 /// A shared writable mapping dirties a page: allocate its block now (as

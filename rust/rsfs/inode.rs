@@ -4,6 +4,7 @@
 //! truncating, and freeing them when the last link and user are gone.
 
 use crate::{
+    errors::{self, Loc},
     alloc,
     dir_index::NameIndex,
     extents::BlockMap,
@@ -137,12 +138,11 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
         Lookup::New(new) => new,
     };
     let d = meta::read_inode(sb, ino)?;
-    let (block, _) = sb.info().geometry.inode_location(ino).map_err(|_| EINVAL)?;
     if d.is_free() || d.nlink == 0 {
         pr_err!("directory entry points to free inode {}; run fsck.rsfs\n", ino);
         return Err(crate::kext::error::more::euclean());
     }
-    d.check(&sb.info().geometry).map_err(|e| meta::corrupt("inode", block, e))?;
+    d.check(&sb.info().geometry).map_err(|e| errors::corrupt(sb, "inode", Loc::Inode(ino), e))?;
     // Link counts the VFS relies on: a directory has at least "." and its
     // entry in the parent (a lower count would reach zero while linked,
     // and the directory be freed while still in use).
@@ -151,7 +151,7 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
         pr_err!("inode {} has a bad link count {}; run fsck.rsfs\n", ino, d.nlink);
         return Err(crate::kext::error::more::euclean());
     }
-    let kind = kind_of(&d).ok_or_else(|| meta::corrupt("inode mode", block, format::FormatError::BadMode))?;
+    let kind = kind_of(&d).ok_or_else(|| errors::corrupt(sb, "inode mode", Loc::Inode(ino), format::FormatError::BadMode))?;
     let map = BlockMap::load(sb, ino, &d)?;
     {
         let mut st = new.inode().data().lock();
@@ -210,7 +210,9 @@ pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
     d.mtime = ts(inode.time(Time::Modify));
     d.ctime = ts(inode.time(Time::Change));
     d.generation = inode.generation();
-    meta::write_inode(sb, ino, &d, sync)
+    // The VFS marked the inode clean before calling, and background
+    // writeback drops the error: a failure here must not pass silently.
+    meta::write_inode(sb, ino, &d, sync).map_err(|e| errors::write_failed(sb, "writing an inode", e))
 }
 
 /// Frees the blocks of `inode` from file block `from` on. The caller has

@@ -18,20 +18,12 @@
 //! | extent overflow blocks     | the owning inode's block-map lock      |
 
 use crate::{
+    errors::{self, Loc},
     format::{self, Block, Inode as DiskInode, Superblock},
-    kext::{
-        error::more::euclean,
-        fs::{buffer::Buffer, sb::RawSuperBlock, sb::SuperBlock},
-    },
+    kext::fs::{buffer::Buffer, sb::RawSuperBlock, sb::SuperBlock},
     Rsfs,
 };
 use kernel::prelude::*;
-
-/// The error for metadata that fails its checks: logged, then `EUCLEAN`.
-pub(crate) fn corrupt(what: &str, block: u64, err: format::FormatError) -> Error {
-    pr_err!("corrupt {} in block {}: {}; run fsck.rsfs\n", what, block, err.as_str());
-    euclean()
-}
 
 /// Reads block 0 (at mount, before anything else exists).
 pub(crate) fn read_super_block(sb: &RawSuperBlock) -> Result<Buffer> {
@@ -50,18 +42,31 @@ pub(crate) fn write_super(sb: &RawSuperBlock, s: &Superblock) -> Result<Buffer> 
 /// Reads a metadata block for reading and changing.
 pub(crate) fn read(sb: &SuperBlock<Rsfs>, block: u64) -> Result<Buffer> {
     check_data_block(sb, block)?;
-    Buffer::read(sb.raw(), block)
+    read_fixed(sb, block)
 }
 
 /// Reads a block of a fixed metadata region (bitmaps, inode table).
+///
+/// Every metadata read first looks for metadata writes that failed since
+/// the mount (the flusher's too): the first to find one fails with `EIO`
+/// and the filesystem goes read-only ([`errors`]).
 pub(crate) fn read_fixed(sb: &SuperBlock<Rsfs>, block: u64) -> Result<Buffer> {
-    Buffer::read(sb.raw(), block)
+    errors::check_device_writes(sb)?;
+    Buffer::read(sb.raw(), block).map_err(|e| errors::read_failed(sb, Loc::Block(block), e))
 }
 
 /// A just-allocated metadata block, zeroed, not read from disk.
 pub(crate) fn new_block(sb: &SuperBlock<Rsfs>, block: u64) -> Result<Buffer> {
     check_data_block(sb, block)?;
+    errors::check_device_writes(sb)?;
     Buffer::new_zeroed(sb.raw(), block)
+}
+
+/// Writes every dirty metadata buffer and waits; a failure makes the
+/// filesystem read-only ([`errors::write_failed`]).
+pub(crate) fn sync_all(sb: &SuperBlock<Rsfs>) -> Result {
+    sb.raw().sync_device().map_err(|e| errors::write_failed(sb, "syncing metadata", e))?;
+    errors::check_device_writes(sb)
 }
 
 /// Forgets cached copies of freed metadata blocks so that no stale dirty
@@ -78,7 +83,7 @@ fn check_data_block(sb: &SuperBlock<Rsfs>, block: u64) -> Result {
     if sb.info().geometry.is_data_range(block, 1) {
         Ok(())
     } else {
-        Err(corrupt("block pointer", block, format::FormatError::OutOfRange))
+        Err(errors::corrupt(sb, "block pointer", Loc::Block(block), format::FormatError::OutOfRange))
     }
 }
 
@@ -89,7 +94,7 @@ pub(crate) fn read_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<DiskInode> {
     let _guard = info.itable.lock();
     let buf = read_fixed(sb, block)?;
     let slot = inode_slot(buf.data(), offset)?;
-    DiskInode::decode(ino, slot).map_err(|e| corrupt("inode", block, e))
+    DiskInode::decode(ino, slot).map_err(|e| errors::corrupt(sb, "inode", Loc::Inode(ino), e))
 }
 
 /// Writes inode `ino` into the inode table; `sync`: and waits for it.
@@ -108,7 +113,7 @@ pub(crate) fn write_inode(sb: &SuperBlock<Rsfs>, ino: u64, inode: &DiskInode, sy
         buf
     };
     if sync {
-        buf.sync()?;
+        buf.sync().map_err(|e| errors::write_failed(sb, "writing an inode", e))?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@
 //! - [`format`]: the on-disk format, shared with `mkfs.rsfs`/`fsck.rsfs`.
 //! - [`super_block`]: mount options, mount, statfs, sync, unmount.
 //! - [`meta`]: every metadata read and write (one place, for a later log).
+//! - [`errors`]: corruption reports and read-only after a failed write.
 //! - [`alloc`]: block and inode bitmaps.
 //! - [`extents`]: a file's block map in memory and on disk.
 //! - [`inode`]: reading, writing, truncating and evicting inodes.
@@ -32,6 +33,7 @@ pub mod format;
 mod alloc;
 mod dir;
 mod dir_index;
+mod errors;
 mod extents;
 mod file;
 mod inode;

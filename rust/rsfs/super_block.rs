@@ -13,6 +13,7 @@ use crate::{
         sb::{RawSuperBlock, SuperBlock},
         FsContext, ParamError, SeqFile, StatFs,
     },
+    errors::{self, ErrorState},
     meta, Rsfs, WritebackMode,
 };
 use core::fmt::Arguments;
@@ -73,6 +74,8 @@ pub(crate) struct FsInfo {
     /// share a block).
     #[pin]
     pub(crate) itable: Mutex<()>,
+    /// Failed writes and corruption reports ([`errors`]).
+    pub(crate) errors: ErrorState,
 }
 
 fn now() -> u64 {
@@ -121,6 +124,8 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
             .and_then(|buf| buf.sync())
             .map_err(|e| refuse(fc, e, fmt!("cannot write the superblock")))?;
     }
+    // Metadata write failures count from here on.
+    let device_wb_err = sb.device_wb_err();
     let writeback = opts.writeback.unwrap_or_else(crate::default_writeback);
     let geometry = s.geometry;
     let block_goal = geometry.data_start;
@@ -129,6 +134,7 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
         writeback,
         alloc <- new_mutex!(AllocState { sb: s, block_goal, inode_goal: format::ROOT_INO + 1 }),
         itable <- new_mutex!(()),
+        errors: ErrorState::new(device_wb_err),
     }? Error))
 }
 
@@ -192,7 +198,7 @@ fn write_state(sb: &SuperBlock<Rsfs>, clean: bool, sync: bool) -> Result {
         meta::write_super(sb.raw(), &st.sb)?
     };
     if sync {
-        buf.sync()?;
+        buf.sync().map_err(|e| errors::write_failed(sb, "writing the superblock", e))?;
     }
     Ok(())
 }
@@ -203,9 +209,10 @@ pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
     if sb.raw().is_read_only() {
         return Ok(());
     }
+    errors::check_device_writes(sb)?;
     write_state(sb, false, false)?;
     if wait {
-        sb.raw().sync_device()?;
+        meta::sync_all(sb)?;
         sb.raw().flush_device()?;
     }
     Ok(())
@@ -216,8 +223,10 @@ pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
     if sb.raw().is_read_only() {
         return;
     }
-    let r = sb.raw().sync_device().and_then(|()| write_state(sb, true, true)).and_then(|()| sb.raw().flush_device());
+    // After a failed metadata write the filesystem is read-only (and was
+    // left alone above); the clean state must not be written either way.
+    let r = meta::sync_all(sb).and_then(|()| write_state(sb, true, true)).and_then(|()| sb.raw().flush_device());
     if let Err(e) = r {
-        pr_err!("unmount: cannot write the superblock ({:?}); run fsck.rsfs\n", e);
+        pr_err!("{}: unmount: cannot write the superblock ({:?}); run fsck.rsfs\n", sb.raw().id().to_str().unwrap_or("?"), e);
     }
 }

@@ -16,7 +16,8 @@
 //!   was durable;
 //! - a FUA write also writes its bytes into the saved copies, so that a
 //!   power cut keeps them while it undoes the page's other unflushed
-//!   writes;
+//!   writes (a page that did not exist is saved as zeros, and made to
+//!   exist, so that a cut can always copy back);
 //! - a full cache (more saved pages than `cache_size` holds) forgets its
 //!   oldest copies: those pages were written back and are durable.
 //!
@@ -35,16 +36,13 @@ use kernel::{
     error::Result,
 };
 
-/// Marks a ring entry whose page did not exist before (a cut removes it).
-const HOLE: u64 = 1 << 63;
-
 /// The undo log of one device; lives under the device's cache lock.
 pub(crate) struct WriteCache {
     /// The saved pages: each page's contents before its first write since
     /// the last flush (zeros for a page that did not exist).
     saved: PageMap,
-    /// Saved page numbers (`| HOLE` for pages that did not exist), oldest
-    /// first: a ring of `ring.len()` slots, `len` of them used from `head`.
+    /// Saved page numbers, oldest first: a ring of `ring.len()` slots,
+    /// `len` of them used from `head`.
     ring: KVVec<u64>,
     head: usize,
     len: usize,
@@ -78,16 +76,13 @@ impl WriteCache {
         if self.len == self.ring.len() {
             self.write_back_oldest();
         }
+        // The page is made to exist (zeroed) if it did not, so that a cut
+        // has a page to copy the saved contents back into.
+        let current = store.page_or_alloc(page, guard)?;
         let copy = self.saved.get_or_alloc(page, Gfp::NOWAIT, guard)?;
-        let entry = match store.page(page, guard) {
-            Some(current) => {
-                copy.copy_from(&current);
-                page
-            }
-            None => page | HOLE,
-        };
+        copy.copy_from(&current);
         let slot = (self.head + self.len) % self.ring.len();
-        self.ring[slot] = entry;
+        self.ring[slot] = page;
         self.len += 1;
         Ok(())
     }
@@ -108,8 +103,7 @@ impl WriteCache {
     /// The oldest saved page leaves the cache: its current contents are
     /// durable from now on.
     fn write_back_oldest(&mut self) {
-        let entry = self.ring[self.head];
-        self.saved.remove(entry & !HOLE);
+        self.saved.remove(self.ring[self.head]);
         self.head = (self.head + 1) % self.ring.len();
         self.len -= 1;
     }
@@ -128,14 +122,9 @@ impl WriteCache {
         let lost = Lost { writes: self.unflushed_writes, pages: self.len };
         let guard = RcuReadGuard::new();
         for i in 0..self.len {
-            let entry = self.ring[(self.head + i) % self.ring.len()];
-            let page = entry & !HOLE;
-            if entry & HOLE != 0 {
-                store.remove_page(page);
-                continue;
-            }
-            // The store never frees a page while a cache is on (discards
-            // zero in place), so the page is there to copy back into.
+            let page = self.ring[(self.head + i) % self.ring.len()];
+            // `save` made the page exist, and the store never frees a page
+            // while a cache is on (discards zero in place).
             if let (Some(saved), Some(current)) = (self.saved.get(page, &guard), store.page(page, &guard)) {
                 current.copy_from(&saved);
             }

@@ -108,10 +108,10 @@ impl MemoryStore {
         map.get(idx, guard)
     }
 
-    /// Frees device page `page`: it reads as zeros again.
-    pub(crate) fn remove_page(&self, page: u64) {
+    /// Device page `page`, allocated (zeroed, without sleeping) if needed.
+    pub(crate) fn page_or_alloc<'g>(&self, page: u64, guard: &'g RcuReadGuard) -> Result<PageSlice<'g>> {
         let (map, idx) = self.locate(page);
-        map.remove(idx);
+        map.get_or_alloc(idx, Gfp::NOWAIT, guard)
     }
 }
 

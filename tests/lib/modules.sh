@@ -2,6 +2,7 @@
 # Loading and unloading the project's modules and their peers in the VM.
 
 RSNULL_KO=${RSNULL_KO:-$RSFS_TOP/rsnull.ko}
+RSNULL_CFS=/sys/kernel/config/rsnull
 
 # rsnull_load [PARAM=VALUE...]: load rsnull fresh with these parameters.
 rsnull_load() {
@@ -15,10 +16,20 @@ rsnull_load() {
 # module, unlike a built-in one, has an initstate in sysfs).
 module_loaded() { [ -e "/sys/module/$1/initstate" ]; }
 
+# rsnull_unload: unmount what is mounted from an rsnull disk, remove the
+# configfs devices, rmmod (a failed test may have left any of them).
 rsnull_unload() {
-    if module_loaded rsnull; then
-        rmmod rsnull
-    fi
+    module_loaded rsnull || return 0
+    local src mnt _ d
+    while read -r src mnt _; do
+        case $src in /dev/rsnull*) umount "$mnt" 2>/dev/null || umount -l "$mnt" ;; esac
+    done < <(tac /proc/self/mounts)
+    for d in "$RSNULL_CFS"/*/; do
+        [ -d "$d" ] || continue
+        echo 0 >"$d/power"
+        rmdir "$d"
+    done
+    rmmod rsnull
 }
 
 # The size of a block device in bytes.
@@ -28,8 +39,6 @@ dev_bytes() { blockdev --getsize64 "$1"; }
 random_file() { head -c "$(( $2 << 20 ))" /dev/urandom >"$1"; }
 
 # ---- configfs devices (/sys/kernel/config/rsnull) ---------------------------
-
-RSNULL_CFS=/sys/kernel/config/rsnull
 
 # rsnull_cfs_dir NAME: the device's configfs directory.
 rsnull_cfs_dir() { echo "$RSNULL_CFS/$1"; }
@@ -68,12 +77,4 @@ rsnull_cfs_rm() {
 }
 
 # rsnull_cfs_clean: remove every configfs device, then unload rsnull.
-rsnull_cfs_clean() {
-    local d
-    if [ -d "$RSNULL_CFS" ]; then
-        for d in "$RSNULL_CFS"/*/; do
-            [ -d "$d" ] && rsnull_cfs_rm "$(basename "$d")"
-        done
-    fi
-    rsnull_unload
-}
+rsnull_cfs_clean() { rsnull_unload; }

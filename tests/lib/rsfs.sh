@@ -59,16 +59,23 @@ read_sysfs() {
 
 rsfs_loaded_mode() { read_sysfs /sys/module/rsfs/parameters/writeback; echo "$REPLY"; }
 
-# rsfs_dev_ready: rsnull0 exists with the suites' size (reloaded if not).
+# The suites' disk is a configfs rsnull device, so that a test can give it
+# bad blocks, errors or a power cut: $RSFS_CFS, /dev/rsnull0.
+RSFS_CFS=$RSNULL_CFS/rsfs
+
+# rsfs_dev_ready: the suites' disk exists, powered, with no faults armed
+# (made anew if not).
 rsfs_dev_ready() {
-    local sectors lbs
-    read_sysfs /sys/block/rsnull0/size; sectors=$REPLY
-    read_sysfs /sys/block/rsnull0/queue/logical_block_size; lbs=$REPLY
-    if [ -b "$RSFS_DEV" ] && [ "$sectors" = $((RSFS_DEV_MB << 11)) ] && [ "$lbs" = 4096 ]; then
+    local power bad
+    read_sysfs "$RSFS_CFS/power"; power=$REPLY
+    read_sysfs "$RSFS_CFS/badblocks"; bad=$REPLY
+    if [ "$power" = 1 ] && [ -z "$bad" ] && [ -b "$RSFS_DEV" ]; then
         return 0
     fi
     rsfs_umount
-    rsnull_load size_mb="$RSFS_DEV_MB" bs=4096
+    rsnull_unload
+    rsnull_cfs_new rsfs size="$RSFS_DEV_MB" blocksize=4096 index=0
+    [ "$RSNULL_DEV" = "$RSFS_DEV" ] || fail "the suites' disk is $RSNULL_DEV, not $RSFS_DEV"
 }
 
 # rsfs_load MODE: (re)load rsfs.ko with writeback=MODE and check sysfs says so.

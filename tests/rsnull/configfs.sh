@@ -37,7 +37,8 @@ test_create_and_remove() {
     for a in size blocksize submit_queues hw_queue_depth irqmode completion_nsec memory_backed \
              discard cache_size fua index power badblocks features crash_after_writes \
              crash_random random_seed read_error_probability write_error_probability; do
-XX
+        [ -e "$d/$a" ] || fail "no attribute $a"
+        [ "$a" = features ] || grep -qw "$a" "$d/features" || fail "features does not list $a"
     done
     assert_eq "$(<"$d/power")" 0 "power of a new device"
     echo 48 >"$d/size"; echo 4096 >"$d/blocksize"; echo 2 >"$d/submit_queues"
@@ -120,9 +121,11 @@ test_cache_power_cut() {
     local dev=$RSNULL_DEV
     put "$dev" 0 /tmp/a
     flush "$dev"
+    # O_DSYNC: a FUA write, then (blkdev_write_iter's generic_write_sync) a
+    # flush; so it comes before the writes that must be lost.
+    put "$dev" 8192 /tmp/f dsync
     put "$dev" 4096 /tmp/b           # never flushed
     put "$dev" 0 /tmp/c              # overwrites flushed data, never flushed
-    put "$dev" 8192 /tmp/f dsync     # FUA
     assert_eq "$(region_sum "$dev" 4096 1024)" "$(file_sum /tmp/b)" "unflushed data reads back before the cut"
     rsnull_cfs_power p 0
     [ ! -b "$dev" ] || fail "$dev stayed after the power cut"

@@ -32,10 +32,36 @@ unsafe impl Send for Buffer {}
 impl Buffer {
     /// Reads block `block` of the filesystem's device (from the cache if it
     /// is there). Fails with `EIO` if the device read fails.
+    ///
+    /// A buffer whose last write failed keeps the newest contents in
+    /// memory; the block layer marked it not up to date, and a plain
+    /// `sb_bread` would read the older contents back from the device and
+    /// silently undo the change (a bitmap bit, an inode). Those contents are
+    /// kept instead (as `ext4_buffer_uptodate` does); the filesystem learns
+    /// of the failed write from [`RawSuperBlock::check_device_wb_err`].
     pub fn read(sb: &RawSuperBlock, block: u64) -> Result<Buffer> {
         // SAFETY: `sb` is a live super block with its block size set.
-        let bh = unsafe { bindings::kext_sb_bread(sb.as_ptr(), block) };
-        NonNull::new(bh).map(|bh| Buffer { bh }).ok_or(code::EIO)
+        let bh = unsafe { bindings::kext_sb_getblk(sb.as_ptr(), block) };
+        let buf = Buffer { bh: NonNull::new(bh).ok_or(code::ENOMEM)? };
+        let bh = buf.bh.as_ptr();
+        // SAFETY: we hold a reference. Setting uptodate on a buffer whose
+        // data is the last one written is what the write-error path left
+        // undone; the buffer lock orders it against a read in flight.
+        unsafe {
+            if bindings::kext_buffer_write_io_error(bh) && !bindings::kext_buffer_uptodate(bh) {
+                bindings::kext_lock_buffer(bh);
+                if bindings::kext_buffer_write_io_error(bh) {
+                    bindings::kext_set_buffer_uptodate(bh);
+                }
+                bindings::unlock_buffer(bh);
+            }
+        }
+        // SAFETY: we hold a reference; `bh_read` returns at once for an
+        // up-to-date buffer, else reads it and waits.
+        if unsafe { bindings::kext_bh_read(bh) } < 0 {
+            return Err(code::EIO);
+        }
+        Ok(buf)
     }
 
     /// Returns block `block` without reading it, zero-filled and up to

@@ -45,6 +45,39 @@ impl RawSuperBlock {
         unsafe { (*self.as_ptr()).s_flags & bindings::KEXT_SB_RDONLY != 0 }
     }
 
+    /// The device's name (`s_id`, e.g. `rsnull0`), for messages.
+    pub fn id(&self) -> &kernel::str::CStr {
+        // SAFETY: `s_id` is a NUL-terminated array set at mount and not
+        // changed while the super block lives.
+        unsafe { kernel::str::CStr::from_char_ptr((*self.as_ptr()).s_id.as_ptr().cast()) }
+    }
+
+    /// Makes the filesystem read-only at once, without writing anything
+    /// (after an error, as ext4's `errors=remount-ro`): from now on writes
+    /// and namespace changes fail with `EROFS`; what is cached stays
+    /// readable.
+    pub fn force_read_only(&self) {
+        // SAFETY: the VFS checks the flag before every write; setting it
+        // without `s_umount` is what ext4's error path does too.
+        unsafe { bindings::kext_sb_force_rdonly(self.as_ptr()) };
+    }
+
+    /// A sample of the device's write-error state: pass it to
+    /// [`RawSuperBlock::check_device_wb_err`] later.
+    pub fn device_wb_err(&self) -> u32 {
+        // SAFETY: `s_bdev` is live while the super block is.
+        unsafe { bindings::kext_bdev_wb_err_sample(self.as_ptr()) }
+    }
+
+    /// `Err(EIO)` if a write of the device's buffers (metadata written by
+    /// the flusher, or by anyone) failed since `since` was sampled. Unlike
+    /// the result of [`RawSuperBlock::sync_device`], this error is not
+    /// consumed by whoever sees it first.
+    pub fn check_device_wb_err(&self, since: u32) -> Result {
+        // SAFETY: `s_bdev` is live while the super block is.
+        from_ret(unsafe { bindings::kext_bdev_wb_err_check(self.as_ptr(), since) })
+    }
+
     /// Writes every dirty buffer of the device and waits for them.
     pub fn sync_device(&self) -> Result {
         // SAFETY: `s_bdev` is live while the super block is.

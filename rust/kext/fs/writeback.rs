@@ -19,11 +19,16 @@
 //! `writeback_iter()` hands out each dirty folio locked, with its dirty bit
 //! cleared for I/O; it counts `nr_to_write`, decides (from `sync_mode`)
 //! whether an error ends the walk, and remembers the first error. The
-//! caller must give every folio back through `next` — never break out.
+//! caller gives every folio back through `next`. Breaking out of the loop
+//! loses nothing: dropping the iterator releases the folios it still held
+//! in its batch (they stay dirty, for the next writeback).
 //!
-//! A [`LockedFolio`] is either skipped (unlocked untouched) or turned into
-//! a [`WritebackFolio`] with `folio_start_writeback()`. That one either
-//! joins a [`WriteBio`] — whose completion ends its writeback — or is failed.
+//! A [`LockedFolio`] is turned into a [`WritebackFolio`] with
+//! `folio_start_writeback()`, or skipped because it lies past end of file,
+//! or dropped: then it is dirtied again, because `writeback_iter()` cleared
+//! its dirty bit and its data is not on disk. A [`WritebackFolio`] either
+//! joins a [`WriteBio`] — whose completion ends its writeback — or is failed
+//! (the error goes to the file, for `fsync`).
 
 use super::{inode::Inode, sb::RawSuperBlock, FileSystem};
 use crate::kext::bindings;
@@ -91,13 +96,15 @@ pub struct WritebackIter<'a, T: FileSystem> {
     wbc: &'a mut WritebackControl,
     folio: *mut bindings::folio,
     error: c_int,
+    /// `writeback_iter()` returned NULL: the walk is over, its batch empty.
+    done: bool,
     _p: PhantomData<T>,
 }
 
 impl<'a, T: FileSystem> WritebackIter<'a, T> {
     /// Starts a walk over `mapping`'s dirty folios as `wbc` asks.
     pub fn new(mapping: &Mapping<'a, T>, wbc: &'a mut WritebackControl) -> Self {
-        Self { mapping: mapping.mapping, wbc, folio: core::ptr::null_mut(), error: 0, _p: PhantomData }
+        Self { mapping: mapping.mapping, wbc, folio: core::ptr::null_mut(), error: 0, done: false, _p: PhantomData }
     }
 
     /// The writeback control, e.g. for [`WriteBio::new`].
@@ -108,6 +115,9 @@ impl<'a, T: FileSystem> WritebackIter<'a, T> {
     /// Reports how the previous folio went and returns the next one, or
     /// `None` when the walk is over (see [`WritebackIter::status`]).
     pub fn next(&mut self, previous: Result) -> Option<LockedFolio<'a, T>> {
+        if self.done {
+            return None;
+        }
         self.error = match previous {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
@@ -118,7 +128,15 @@ impl<'a, T: FileSystem> WritebackIter<'a, T> {
         self.folio = unsafe {
             bindings::writeback_iter(self.mapping.as_ptr(), self.wbc.as_ptr(), self.folio, &mut self.error)
         };
-        NonNull::new(self.folio).map(|folio| LockedFolio { folio, _p: PhantomData })
+        let Some(folio) = NonNull::new(self.folio) else {
+            self.done = true;
+            return None;
+        };
+        // The folio's reference is the iterator's batch's; the
+        // `LockedFolio` takes its own, so that it may outlive the iterator.
+        // SAFETY: `writeback_iter` returned a live, locked folio.
+        unsafe { bindings::kext_folio_get(folio.as_ptr()) };
+        Some(LockedFolio { folio, _p: PhantomData })
     }
 
     /// After `next` returned `None`: the first error of the walk.
@@ -127,8 +145,25 @@ impl<'a, T: FileSystem> WritebackIter<'a, T> {
     }
 }
 
-/// A folio handed out by `writeback_iter()`: locked, clean, not yet under
-/// writeback. Dropping it unlocks it (the same as [`LockedFolio::skip`]).
+impl<T: FileSystem> Drop for WritebackIter<'_, T> {
+    fn drop(&mut self) {
+        if !self.done {
+            // The caller left the loop early: give back the references the
+            // batch still holds (`writeback_iter()` does this itself at the
+            // end of a walk). The folios stay dirty and tagged.
+            // SAFETY: the wbc's batch was set up by `writeback_iter`; no
+            // further call to it follows.
+            unsafe { bindings::kext_wbc_release_batch(self.wbc.as_ptr()) };
+        }
+    }
+}
+
+/// A folio handed out by `writeback_iter()`: locked, its dirty bit cleared
+/// for I/O, not yet under writeback; we hold a reference.
+///
+/// Dropping it dirties it again and unlocks it: data that was not written
+/// stays in the page cache, dirty, for the next writeback. Only
+/// [`LockedFolio::skip`] lets it go clean.
 pub struct LockedFolio<'a, T: FileSystem> {
     folio: NonNull<bindings::folio>,
     _p: PhantomData<(&'a bindings::folio, T)>,
@@ -157,23 +192,43 @@ impl<T: FileSystem> LockedFolio<'_, T> {
         }
     }
 
-    /// Leaves the folio alone (e.g. it lies past end of file).
-    pub fn skip(self) {}
+    /// Lets the folio go without writing it, clean: only for a folio
+    /// wholly past end of file, whose data is not the file's any more (a
+    /// truncate is removing it).
+    pub fn skip(self) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: we hold the lock and a reference, given back here once.
+        unsafe {
+            bindings::folio_unlock(this.folio.as_ptr());
+            bindings::kext_folio_put(this.folio.as_ptr());
+        }
+    }
 
     /// `folio_start_writeback()`: from here on, the folio's writeback must
     /// be ended, by a bio completion or by [`WritebackFolio::fail`].
     pub fn start_writeback(self) -> WritebackFolio<T> {
         let this = ManuallyDrop::new(self);
-        // SAFETY: a locked, clean folio not under writeback.
-        unsafe { bindings::kext_folio_start_writeback(this.folio.as_ptr()) };
+        // SAFETY: a locked, clean folio not under writeback. Our reference
+        // can go: a folio under writeback stays in its mapping (truncate
+        // and reclaim wait for writeback to end).
+        unsafe {
+            bindings::kext_folio_start_writeback(this.folio.as_ptr());
+            bindings::kext_folio_put(this.folio.as_ptr());
+        }
         WritebackFolio { folio: this.folio, _p: PhantomData }
     }
 }
 
 impl<T: FileSystem> Drop for LockedFolio<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: we hold the folio lock.
-        unsafe { bindings::folio_unlock(self.folio.as_ptr()) };
+        // SAFETY: we hold the folio lock and a reference. Its data was not
+        // written: dirty again (through the mapping's `dirty_folio`), so
+        // that the next writeback writes it.
+        unsafe {
+            bindings::folio_mark_dirty(self.folio.as_ptr());
+            bindings::folio_unlock(self.folio.as_ptr());
+            bindings::kext_folio_put(self.folio.as_ptr());
+        }
     }
 }
 
