@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 
 #include "helpers.h"
 
@@ -292,6 +293,8 @@ void kext_set_buffer_verified(struct buffer_head *bh, bool verified)
 /* Folios and writeback */
 void kext_folio_start_writeback(struct folio *folio) { folio_start_writeback(folio); }
 void kext_folio_get(struct folio *folio) { folio_get(folio); }
+void kext_cond_resched(void) { cond_resched(); }
+bool kext_fatal_signal_pending(void) { return fatal_signal_pending(current); }
 void kext_folio_put(struct folio *folio) { folio_put(folio); }
 void kext_wbc_release_batch(struct writeback_control *wbc) { folio_batch_release(&wbc->fbatch); }
 void kext_folio_zero_segment(struct folio *folio, size_t start, size_t end)

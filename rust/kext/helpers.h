@@ -137,6 +137,8 @@ void kext_set_buffer_verified(struct buffer_head *bh, bool verified);
 
 /* Folios and writeback */
 void kext_folio_start_writeback(struct folio *folio);
+void kext_cond_resched(void);
+bool kext_fatal_signal_pending(void);
 void kext_folio_get(struct folio *folio);
 void kext_folio_put(struct folio *folio);
 void kext_wbc_release_batch(struct writeback_control *wbc);

@@ -11,6 +11,7 @@
 //! - [`bindings`]: raw bindgen output for our own header (`bindings.h`),
 //!   generated at build time, plus the C helpers in `helpers.c`.
 //! - [`rcu`], [`mm`]: RCU read-side guards and a lazily populated page array.
+//! - [`task`]: yielding in long loops, fatal signals.
 //! - [`blk`]: blk-mq drivers: tag set, disk, requests and their data; bad
 //!   sector lists.
 //! - [`configfs`]: a driver's settings as directories under
@@ -29,3 +30,4 @@ pub mod error;
 pub mod fs;
 pub mod mm;
 pub mod rcu;
+pub mod task;

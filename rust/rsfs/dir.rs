@@ -45,10 +45,7 @@ fn dir_nblocks(dir: &Inode<Rsfs>) -> u64 {
 fn data_block(inode: &Inode<Rsfs>, index: u64) -> Result<u64> {
     match inode.data().lock().map.lookup(index) {
         Found::Mapped(e) if !e.unwritten => Ok(e.physical),
-        _ => {
-            pr_err!("inode {}: block {} is not mapped; run fsck.rsfs\n", inode.ino(), index);
-            Err(crate::kext::error::more::euclean())
-        }
+        _ => Err(errors::corrupt(inode.sb(), "directory (a block is not mapped)", Loc::Inode(inode.ino()), format::FormatError::BadExtent)),
     }
 }
 
@@ -58,7 +55,12 @@ fn corrupt_dir(dir: &Inode<Rsfs>, err: format::FormatError) -> Error {
 }
 
 /// Reads directory block `index` of `dir`, checking it fully the first time.
+///
+/// Every walk over a directory's blocks comes through here, and an image
+/// decides how many there are: each block yields the CPU and stops for a
+/// fatal signal, so no directory can hog a CPU or make a task unkillable.
 fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
+    crate::kext::task::yield_killable()?;
     let block = data_block(dir, index)?;
     let buf = meta::read(dir.sb(), block)?;
     let owner = dir.ino();
@@ -293,10 +295,18 @@ pub(crate) fn create(dir: &Inode<Rsfs>, name: &[u8], child: &mut NewChild<'_, Rs
         }
     }
     let ino = alloc::alloc_inode(sb)?;
+    // The bitmap said the number was free; the inode table and the inode
+    // cache must agree, or the new file would take over a live inode. If
+    // they do not, the bit stays set (the number is in use) and the
+    // create fails as corruption.
+    let in_use = || errors::corrupt(sb, "inode bitmap (bit clear for a live inode)", Loc::Inode(ino), format::FormatError::OutOfRange);
+    if !crate::meta::inode_slot_is_free(sb, ino)? {
+        return Err(in_use());
+    }
     let nlink = if kind == Kind::Directory { 2 } else { 1 };
-    if let Err(e) = child.activate(ino, random_u32(), nlink) {
-        let _ = alloc::free_inode(sb, ino);
-        return Err(e);
+    if child.activate(ino, random_u32(), nlink).is_err() {
+        // `insert_inode_locked` found the number in the inode cache.
+        return Err(in_use());
     }
     let inode = child.inode();
     let (sec, nsec) = inode.time(crate::kext::fs::inode::Time::Change);

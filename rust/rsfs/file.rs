@@ -112,14 +112,13 @@ pub(crate) fn map_for_writeback(inode: &Inode<Rsfs>, pos: u64, len: u64) -> Resu
     Ok(mapping_of(&Extent { len: n as u32, unwritten: false, ..e }, false))
 }
 
-/// A direct write completed: convert what it wrote, extend the size, or
-/// on failure free blocks it allocated past the end of file.
+/// A direct write completed: convert what it wrote and extend the size.
+/// Blocks a failed or short write allocated past the end of file are
+/// freed by `direct_write`, under its exclusive `i_rwsem`: a completion
+/// may run after a shared lock is gone, beside an extending write whose
+/// new blocks it must not touch.
 pub(crate) fn dio_write_end(inode: &Inode<Rsfs>, pos: u64, size: u64, error: Option<Error>, unwritten: bool) -> Result {
     if error.is_some() || size == 0 {
-        let isize = inode.size();
-        if inode.data().lock().map.end() > isize.div_ceil(BS) {
-            crate::inode::free_blocks_from(inode, isize.div_ceil(BS))?;
-        }
         return Ok(());
     }
     if unwritten {
@@ -208,7 +207,14 @@ fn direct_write(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<us
         }
         iocb.file_modified()?;
         let flags = if shared { iomap::DioFlags::OVERWRITE } else { iomap::DioFlags::WRITE_AND_WAIT };
-        match iomap::direct_io(iocb, from, flags) {
+        let r = iomap::direct_io(iocb, from, flags);
+        if !shared {
+            // Allocating writes are synchronous and hold the lock: what a
+            // failed or short one allocated past the end of file goes now.
+            // (A shared, pure overwrite allocates nothing.)
+            trim_past_eof(inode)?;
+        }
+        match r {
             Err(e) if e == EAGAIN && shared => {
                 drop(lock);
                 shared = false;
@@ -220,6 +226,16 @@ fn direct_write(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<us
             r => return r,
         }
     }
+}
+
+/// Frees blocks past the end of file (left by a write that stopped
+/// short). The caller holds `i_rwsem` exclusively.
+fn trim_past_eof(inode: &Inode<Rsfs>) -> Result {
+    let end_block = inode.size().div_ceil(BS);
+    if inode.data().lock().map.end() > end_block {
+        crate::inode::free_blocks_from(inode, end_block)?;
+    }
+    Ok(())
 }
 
 /// `lseek`, with `SEEK_DATA`/`SEEK_HOLE` from the block map and the page

@@ -118,6 +118,17 @@ pub(crate) fn write_inode(sb: &SuperBlock<Rsfs>, ino: u64, inode: &DiskInode, sy
     Ok(())
 }
 
+/// Whether inode `ino`'s slot in the inode table is free (mode 0),
+/// whatever else it holds: the inode bitmap is not trusted to say so.
+pub(crate) fn inode_slot_is_free(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
+    let info = sb.info();
+    let (block, offset) = info.geometry.inode_location(ino).map_err(|_| EINVAL)?;
+    let _guard = info.itable.lock();
+    let buf = read_fixed(sb, block)?;
+    let slot = inode_slot(buf.data(), offset)?;
+    Ok(slot[format::ino_off::MODE] == 0 && slot[format::ino_off::MODE + 1] == 0)
+}
+
 fn inode_slot(block: &Block, offset: usize) -> Result<&[u8; format::INODE_SIZE]> {
     block
         .get(offset..offset + format::INODE_SIZE)

@@ -107,37 +107,42 @@ impl Media {
         if !self.cached.load(Ordering::Relaxed) {
             return if self.powered() { self.write_store(pos, segments) } else { Err(EIO) };
         }
-        let mut c = self.cache.lock();
-        if !self.powered() {
-            return Err(EIO);
-        }
-        let Some(cache) = c.as_mut() else {
-            return Err(EIO);
-        };
-        let guard = RcuReadGuard::new();
-        for page in pages_of(pos, bytes) {
-            cache.save(&self.store, page, &guard)?;
-        }
-        self.write_store(pos, segments.clone())?;
-        if fua {
-            let mut at = pos;
-            for seg in segments {
-                // A segment lies within one request page; it may straddle
-                // two device pages when the request is not page-aligned.
-                let mut done = 0;
-                while done < seg.len() {
-                    let off = (at % PAGE_BYTES) as usize;
-                    let n = (seg.len() - done).min(PAGE_BYTES as usize - off);
-                    if let Some(part) = seg.sub(done, n) {
-                        cache.make_durable(at / PAGE_BYTES, off, &part, &guard);
+        self.with_cache(|cache| {
+            let guard = RcuReadGuard::new();
+            for page in pages_of(pos, bytes) {
+                cache.save(&self.store, page, &guard)?;
+            }
+            self.write_store(pos, segments.clone())?;
+            if fua {
+                let mut at = pos;
+                for seg in segments {
+                    // A segment lies within one request page; it may
+                    // straddle two device pages when the request is not
+                    // page-aligned.
+                    let mut done = 0;
+                    while done < seg.len() {
+                        let off = (at % PAGE_BYTES) as usize;
+                        let n = (seg.len() - done).min(PAGE_BYTES as usize - off);
+                        if let Some(part) = seg.sub(done, n) {
+                            cache.make_durable(at / PAGE_BYTES, off, &part, &guard);
+                        }
+                        done += n;
+                        at += n as u64;
                     }
-                    done += n;
-                    at += n as u64;
                 }
             }
+            cache.note_write();
+            Ok(())
+        })
+    }
+
+    /// Runs `f` on the cache under its lock; `EIO` if the power is off.
+    fn with_cache(&self, f: impl FnOnce(&mut WriteCache) -> Result) -> Result {
+        let mut c = self.cache.lock();
+        match c.as_mut() {
+            Some(cache) if self.powered() => f(cache),
+            _ => Err(EIO),
         }
-        cache.note_write();
-        Ok(())
     }
 
     fn write_store<'a>(&self, mut pos: u64, segments: impl Iterator<Item = PageSlice<'a>>) -> Result {
@@ -157,23 +162,18 @@ impl Media {
             self.store.zero_range(pos, len, true);
             return Ok(());
         }
-        let mut c = self.cache.lock();
-        if !self.powered() {
-            return Err(EIO);
-        }
-        let Some(cache) = c.as_mut() else {
-            return Err(EIO);
-        };
-        let guard = RcuReadGuard::new();
-        for page in pages_of(pos, len) {
-            // A page that was never written stays a hole: nothing to undo.
-            if self.store.page(page, &guard).is_some() {
-                cache.save(&self.store, page, &guard)?;
+        self.with_cache(|cache| {
+            let guard = RcuReadGuard::new();
+            for page in pages_of(pos, len) {
+                // A page that was never written stays a hole: nothing to undo.
+                if self.store.page(page, &guard).is_some() {
+                    cache.save(&self.store, page, &guard)?;
+                }
             }
-        }
-        self.store.zero_range(pos, len, false);
-        cache.note_write();
-        Ok(())
+            self.store.zero_range(pos, len, false);
+            cache.note_write();
+            Ok(())
+        })
     }
 
     /// A flush: everything written so far is durable. `EIO` if the power
@@ -182,13 +182,9 @@ impl Media {
         if !self.cached.load(Ordering::Relaxed) {
             return if self.powered() { Ok(()) } else { Err(EIO) };
         }
-        let mut c = self.cache.lock();
-        if !self.powered() {
-            return Err(EIO);
-        }
-        if let Some(cache) = c.as_mut() {
+        self.with_cache(|cache| {
             cache.flush();
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

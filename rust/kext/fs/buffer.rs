@@ -118,12 +118,24 @@ impl Buffer {
     }
 
     /// Changes the block's bytes with `f` and marks the buffer dirty.
+    ///
+    /// The buffer lock is held around `f`: a write of this buffer in
+    /// flight holds it too, so the device never gets half of a change (a
+    /// torn checksum). `f` must not take this buffer's lock again (read or
+    /// change the same block through another `Buffer`).
     pub fn modify<R>(&mut self, f: impl FnOnce(&mut [u8; BLOCK_SIZE]) -> R) -> R {
+        let bh = self.bh.as_ptr();
+        // SAFETY: we hold a reference; the lock is released below.
+        unsafe { bindings::kext_lock_buffer(bh) };
         // SAFETY: as in `data`; the caller's lock excludes other users of
-        // these bytes, and `&mut self` other users of this reference.
-        let r = f(unsafe { &mut *(*self.bh.as_ptr()).b_data.cast::<[u8; BLOCK_SIZE]>() });
-        // SAFETY: we hold a reference to an up-to-date buffer.
-        unsafe { bindings::mark_buffer_dirty(self.bh.as_ptr()) };
+        // these bytes, `&mut self` other users of this reference, and the
+        // buffer lock the block layer writing them.
+        let r = f(unsafe { &mut *(*bh).b_data.cast::<[u8; BLOCK_SIZE]>() });
+        // SAFETY: we hold a reference to an up-to-date buffer, and its lock.
+        unsafe {
+            bindings::mark_buffer_dirty(bh);
+            bindings::unlock_buffer(bh);
+        }
         r
     }
 

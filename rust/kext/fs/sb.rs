@@ -90,8 +90,12 @@ impl RawSuperBlock {
         from_ret(unsafe { bindings::blkdev_issue_flush((*self.as_ptr()).s_bdev) })
     }
 
-    /// Sets the filesystem block size; fails if the device cannot do it.
+    /// Sets the filesystem block size; fails if the device cannot do it,
+    /// or if it is not the size [`super::buffer::Buffer`] is made for.
     pub fn set_block_size(&self, size: u32) -> Result {
+        if size as usize != super::buffer::BLOCK_SIZE {
+            return Err(kernel::error::code::EINVAL);
+        }
         // SAFETY: called from `fill_super`, before any buffer is read.
         let got = unsafe { bindings::sb_set_blocksize(self.as_ptr(), size as i32) };
         if got as u32 == size {

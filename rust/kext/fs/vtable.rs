@@ -472,7 +472,12 @@ impl<T: FileSystem> NewChild<'_, T> {
             let now = bindings::inode_set_ctime_current(i);
             bindings::kext_inode_set_times(i, 0, now.tv_sec, now.tv_nsec as u32);
             bindings::kext_inode_set_times(i, 1, now.tv_sec, now.tv_nsec as u32);
-            crate::kext::error::from_ret(bindings::insert_inode_locked(i))?;
+            if let Err(e) = crate::kext::error::from_ret(bindings::insert_inode_locked(i)) {
+                // The number is in use by a live inode: this one must not
+                // carry it into its eviction (which frees its number).
+                (*i).i_ino = 0;
+                return Err(e);
+            }
         }
         self.hashed = true;
         set_inode_ops::<T>(i, self.kind);
