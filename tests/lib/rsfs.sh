@@ -12,7 +12,9 @@
 # A suite calls `rsfs_for_each_mode FUNCTION`, which runs FUNCTION (the one
 # that calls rsfs_test for each case) once per mode in
 # $RSFS_WRITEBACK_MODES (default "folio iomap"), after a `rsfs load` test
-# that (re)loads the module with that mode.
+# that (re)loads the module with that mode. A suite whose tests do not
+# depend on the writeback mode says `rsfs_for_each_mode --any-mode`, and
+# runs in the first mode only (RSFS_EVERY_MODE=1: in every mode).
 #
 # The userspace tools come from the checkout (the VM shares the host's file
 # system): tests/run.sh builds them with `cargo build --release` before the
@@ -343,10 +345,17 @@ rsfs_load_test() {
     rsfs_load "$mode"
 }
 
-# rsfs_for_each_mode FUNCTION: run the suite's FUNCTION once per mode.
+# rsfs_for_each_mode [--any-mode] FUNCTION: run the suite's FUNCTION once
+# per mode. --any-mode: the suite's outcome does not depend on how file
+# data is written back (names, mount options, the superblock), so it runs
+# in the first mode only, unless RSFS_EVERY_MODE=1.
 rsfs_for_each_mode() {
-    local mode
-    for mode in $RSFS_WRITEBACK_MODES; do
+    local mode modes=$RSFS_WRITEBACK_MODES
+    if [ "$1" = --any-mode ]; then
+        shift
+        [ "${RSFS_EVERY_MODE:-}" = 1 ] || modes=${modes%% *}
+    fi
+    for mode in $modes; do
         RSFS_MODE=$mode
         ktap_test "rsfs load writeback=$mode" rsfs_load_test "$mode"
         "$@"
