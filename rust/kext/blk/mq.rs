@@ -376,8 +376,47 @@ pub struct DiskConfig<'a> {
 /// State that must not move while the disk exists.
 struct DiskInner<T: Operations> {
     tag_set: Opaque<bindings::blk_mq_tag_set>,
-    fops: Opaque<bindings::block_device_operations>,
     data: T,
+}
+
+/// The `block_device_operations` of every disk of this module.
+///
+/// Static, not per disk: a block device that is still open (a mounted
+/// filesystem) when its disk is deleted keeps using its disk's `fops` until
+/// the last close (`bdev_release` reads `owner`), long after the disk's
+/// driver state is gone. kext is compiled into each module, so this is
+/// one table per module; `owner` is set once, by the first disk, and never
+/// changes (it is this module), which is what [`block_ops`] ensures.
+struct BlockOps(Opaque<bindings::block_device_operations>);
+
+// SAFETY: written once, before any disk uses it, under `BLOCK_OPS_STATE`;
+// read-only afterwards.
+unsafe impl Sync for BlockOps {}
+
+static BLOCK_OPS: BlockOps = BlockOps(Opaque::uninit());
+/// 0: not set up, 1: being set up, 2: ready.
+static BLOCK_OPS_STATE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// This module's `block_device_operations`, set up on first use.
+fn block_ops(module: &'static ThisModule) -> *mut bindings::block_device_operations {
+    use core::sync::atomic::Ordering;
+    let ops = BLOCK_OPS.0.get();
+    loop {
+        match BLOCK_OPS_STATE.compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire) {
+            Ok(_) => {
+                // SAFETY: state 1 excludes every other writer and reader;
+                // all-zeroes is "no callback" for every member.
+                unsafe {
+                    ptr::write_bytes(ops, 0, 1);
+                    (*ops).owner = module.as_ptr().cast();
+                }
+                BLOCK_OPS_STATE.store(2, Ordering::Release);
+                return ops;
+            }
+            Err(2) => return ops,
+            Err(_) => core::hint::spin_loop(),
+        }
+    }
 }
 
 /// A registered blk-mq disk that owns its driver state `T`.
@@ -400,16 +439,10 @@ impl<T: Operations> GenDisk<T> {
     /// `module` becomes the owner of the disk's `block_device_operations`,
     /// so the module cannot be unloaded while the disk is open or mounted.
     pub fn new(config: &DiskConfig<'_>, data: T, module: &'static ThisModule) -> Result<Self> {
-        let inner = KBox::new(
-            DiskInner {
-                tag_set: Opaque::uninit(),
-                fops: Opaque::uninit(),
-                data,
-            },
-            flags::GFP_KERNEL,
-        )?;
+        let inner = KBox::new(DiskInner { tag_set: Opaque::uninit(), data }, flags::GFP_KERNEL)?;
+        let fops = block_ops(module);
         let set = inner.tag_set.get();
-        // SAFETY: `set` and `fops` point into our box and are not yet shared.
+        // SAFETY: `set` points into our box and is not yet shared.
         unsafe {
             ptr::write_bytes(set, 0, 1);
             (*set).ops = &OperationsVTable::<T>::VTABLE;
@@ -418,10 +451,6 @@ impl<T: Operations> GenDisk<T> {
             (*set).numa_node = bindings::NUMA_NO_NODE;
             (*set).cmd_size = core::mem::size_of::<Pdu>() as c_uint;
             (*set).flags = bindings::BLK_MQ_F_SHOULD_MERGE;
-
-            let fops = inner.fops.get();
-            ptr::write_bytes(fops, 0, 1);
-            (*fops).owner = module.as_ptr().cast();
         }
         // SAFETY: the tag set is filled in and will not move (boxed).
         from_ret(unsafe { bindings::blk_mq_alloc_tag_set(set) })?;
@@ -457,7 +486,7 @@ impl<T: Operations> GenDisk<T> {
         let d = disk.as_ptr();
         // SAFETY: `d` is a fresh, unregistered gendisk that we own.
         unsafe {
-            (*d).fops = inner.fops.get();
+            (*d).fops = fops;
             let name = config.name.as_bytes_with_nul();
             let len = name.len().min((*d).disk_name.len() - 1);
             ptr::copy_nonoverlapping(name.as_ptr(), (*d).disk_name.as_mut_ptr().cast::<u8>(), len);

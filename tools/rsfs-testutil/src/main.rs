@@ -608,6 +608,7 @@ fn cmd_sb_info(rest: &[String]) {
         ("journal_blocks", g.journal_blocks),
         ("inode_count", g.inode_count),
         ("allocatable_inodes", g.allocatable_inodes()),
+        ("inode_table_start", g.inode_table_start),
         ("inode_table_blocks", g.inode_table_blocks),
         ("free_blocks", sb.free_blocks),
         ("free_inodes", sb.free_inodes),
