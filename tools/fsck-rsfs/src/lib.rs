@@ -5,18 +5,22 @@
 //! [`fsck`] checks a filesystem in five passes and returns a [`Report`]:
 //!
 //! 1. every allocated inode (mode != 0): checksum, [`Inode::check`], its
-//!    extents and overflow chain, its `blocks` count, size against mapping;
-//!    blocks are claimed in a usage map, which finds blocks owned twice;
+//!    extents and overflow chain, its `blocks` count, size against mapping,
+//!    an owner the VFS can use; blocks are claimed in a usage map, which
+//!    finds blocks owned twice; reserved slot 0 must be free;
 //! 2. the directory tree from the root: directory blocks, entries, file
 //!    types, each directory reached once with the right `dir_parent`;
-//! 3. link counts, and allocated inodes not reachable from the root;
+//! 3. link counts (the links found, and within the kernel's bounds:
+//!    1..=65000, directories 2..=65000), and allocated inodes not
+//!    reachable from the root;
 //! 4. block and inode bitmaps against what passes 1-3 found in use, and the
 //!    superblock's free counts;
 //! 5. the superblock state (not cleanly unmounted).
 //!
 //! In repair mode the safe fixes are applied: bitmaps, free counts, link
-//! counts, `blocks` fields, directory sizes and `dir_parent`, and the dirty
-//! state once nothing else is wrong. Everything else is reported and left.
+//! counts, `blocks` fields, directory sizes and `dir_parent`, a used slot 0
+//! (zeroed), and the dirty state once nothing else is wrong. Everything
+//! else is reported and left.
 //! A superblock that fails validation is never repaired.
 
 use rsfs_image::format::*;
@@ -75,6 +79,7 @@ enum Fix {
     DirSize(u64, u64),
     DirParent(u64, u64),
     Nlink(u64, u32),
+    FreeSlotZero,
     BlockBitmap,
     InodeBitmap,
     FreeBlocks(u64),
@@ -206,12 +211,21 @@ impl<'a> Checker<'a> {
                 .read_blocks(self.g.inode_table_start + first, &mut buf[..bytes])?;
             for (i, raw) in buf[..bytes].chunks_exact(INODE_SIZE).enumerate() {
                 let ino = first * INODES_PER_BLOCK + i as u64;
-                if ino == 0 || ino >= self.g.inode_count {
+                if ino >= self.g.inode_count {
                     continue;
                 }
                 let mut slot = [0u8; INODE_SIZE];
                 slot.copy_from_slice(raw);
                 if raw_inode_mode(&slot) == 0 {
+                    continue;
+                }
+                if ino == 0 {
+                    // Never a valid inode: nothing reads it, but the
+                    // format says it is free.
+                    self.problem(
+                        "reserved inode slot 0 is not free".into(),
+                        Some(Fix::FreeSlotZero),
+                    );
                     continue;
                 }
                 let _ = bitmap_set(&mut self.allocated, ino, true);
@@ -314,6 +328,17 @@ impl<'a> Checker<'a> {
             self.bad_inode(ino, "invalid file mode".into());
             return Ok(());
         };
+        // (uid_t)-1 and (gid_t)-1 map to no id: the VFS refuses to change
+        // such an inode (write, truncate, unlink, rename: EOVERFLOW) until
+        // it is chowned. Which owner it should have is not known here.
+        for (what, id) in [("uid", inode.uid), ("gid", inode.gid)] {
+            if id == u32::MAX {
+                self.problem(
+                    format!("inode {ino}: {what} {id} (-1) is not a valid id: the kernel refuses to change the inode until it is given an owner"),
+                    None,
+                );
+            }
+        }
         let (extents, chain) = match self.collect_extents(ino, &inode)? {
             Ok(x) => x,
             Err(msg) => {
@@ -594,15 +619,27 @@ impl<'a> Checker<'a> {
                 continue;
             };
             let kind = info.kind;
+            // The kernel refuses an inode whose count is outside these
+            // (EUCLEAN), so a count matching the links is not enough.
+            let min = if kind == FileKind::Dir { 2 } else { 1 };
+            let bounds = if info.nlink < min || info.nlink > MAX_LINKS {
+                format!(" (outside {min}..={MAX_LINKS}: the kernel refuses the inode)")
+            } else {
+                String::new()
+            };
             if !info.reached {
-                if self.root_ok {
-                    let msg = format!(
+                let msg = if self.root_ok {
+                    format!(
                         "inode {ino} ({}, nlink {}) is not reachable from the root",
                         kind_name(kind),
                         info.nlink
-                    );
-                    self.problem(msg, None);
-                }
+                    )
+                } else if !bounds.is_empty() {
+                    format!("inode {ino}: link count is {}{bounds}", info.nlink)
+                } else {
+                    continue;
+                };
+                self.problem(msg, None);
                 continue;
             }
             let want = if kind == FileKind::Dir {
@@ -610,10 +647,20 @@ impl<'a> Checker<'a> {
             } else {
                 info.refs
             };
-            if info.nlink != want {
+            if want > MAX_LINKS {
+                let what = if kind == FileKind::Dir {
+                    "2 + its subdirectories"
+                } else {
+                    "the entries naming it"
+                };
+                let msg = format!(
+                    "inode {ino}: {want} links ({what}), more than the {MAX_LINKS} the kernel allows"
+                );
+                self.problem(msg, None);
+            } else if info.nlink != want {
                 let fix = self.tree_trusted.then_some(Fix::Nlink(ino, want));
                 let msg = format!(
-                    "inode {ino}: link count is {}, should be {want}",
+                    "inode {ino}: link count is {}, should be {want}{bounds}",
                     info.nlink
                 );
                 self.problem(msg, fix);
@@ -734,6 +781,12 @@ impl<'a> Checker<'a> {
             Fix::DirSize(ino, v) => self.fix_inode(ino, |i| i.size = v)?,
             Fix::DirParent(ino, p) => self.fix_inode(ino, |i| i.dir_parent = p)?,
             Fix::Nlink(ino, n) => self.fix_inode(ino, |i| i.nlink = n)?,
+            Fix::FreeSlotZero => {
+                let blk = self.g.inode_table_start;
+                let mut buf = self.dev.read_block_new(blk)?;
+                buf[..INODE_SIZE].fill(0);
+                self.dev.write_block(blk, &buf)?;
+            }
             Fix::BlockBitmap => self
                 .dev
                 .write_blocks(self.g.block_bitmap_start, &self.used)?,

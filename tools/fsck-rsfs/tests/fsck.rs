@@ -569,7 +569,194 @@ fn wrong_dir_parent() {
     );
 }
 
+#[test]
+fn link_count_zero_is_outside_the_kernels_bounds() {
+    // The kernel refuses an in-use inode with no links (EUCLEAN).
+    let (t, pop) = populated("nlink0");
+    edit_inode(&t.0, pop.medium, |i| i.nlink = 0);
+    assert_repairable(
+        &t.0,
+        &format!(
+            "inode {}: link count is 0, should be 1 (outside 1..=65000",
+            pop.medium
+        ),
+    );
+    assert_eq!(
+        Image::open(&t.0, false)
+            .unwrap()
+            .read_inode(pop.medium)
+            .unwrap()
+            .nlink,
+        1
+    );
+}
+
+#[test]
+fn directory_link_count_below_two() {
+    // "." and the entry in the parent: a directory has at least 2.
+    let (t, _) = populated("dirnlink1");
+    let c = Image::open(&t.0, false).unwrap().resolve("/a/b/c").unwrap();
+    edit_inode(&t.0, c, |i| i.nlink = 1);
+    assert_repairable(
+        &t.0,
+        &format!("inode {c}: link count is 1, should be 2 (outside 2..=65000"),
+    );
+}
+
+#[test]
+fn link_count_above_the_maximum() {
+    let (t, pop) = populated("nlinkmax");
+    edit_inode(&t.0, pop.small, |i| i.nlink = MAX_LINKS + 1);
+    assert_repairable(
+        &t.0,
+        &format!(
+            "inode {}: link count is 65001, should be 3 (outside 1..=65000",
+            pop.small
+        ),
+    );
+}
+
+#[test]
+fn reserved_slot_zero_in_use() {
+    let (t, _) = populated("slot0");
+    let img = Image::open(&t.0, true).unwrap();
+    let g = img.geometry();
+    let mut raw = [0u8; INODE_SIZE];
+    let mut i = Inode::new(S_IFREG | 0o644);
+    i.nlink = 1;
+    i.encode(0, &mut raw);
+    let mut b = img.read_block(g.inode_table_start).unwrap();
+    b[..INODE_SIZE].copy_from_slice(&raw);
+    img.write_block(g.inode_table_start, &b).unwrap();
+    drop(img);
+    assert_repairable(&t.0, "reserved inode slot 0 is not free");
+    let b = Image::open(&t.0, false)
+        .unwrap()
+        .read_block(g.inode_table_start)
+        .unwrap();
+    assert!(b[..INODE_SIZE].iter().all(|x| *x == 0));
+}
+
+#[test]
+fn directory_block_marked_free() {
+    let (t, pop) = populated("dirfree");
+    let img = Image::open(&t.0, false).unwrap();
+    let g = img.geometry();
+    let blk = img.dir_blocks(pop.dir_d).unwrap()[0];
+    drop(img);
+    edit_block(&t.0, g.block_bitmap_start, false, |b| {
+        bitmap_set(&mut b[..], blk, false).unwrap();
+    });
+    assert_repairable(&t.0, &format!("block {blk} is in use but marked free"));
+}
+
 // ---- unrepairable problems ----------------------------------------------------------
+
+#[test]
+fn owner_minus_one() {
+    // (uid_t)-1 is no id: the VFS would refuse to write, truncate, unlink
+    // or rename the file (EOVERFLOW), so it cannot be called clean.
+    let (t, pop) = populated("uid");
+    edit_inode(&t.0, pop.medium, |i| i.uid = u32::MAX);
+    assert_unfixable(
+        &t.0,
+        &format!(
+            "inode {}: uid 4294967295 (-1) is not a valid id",
+            pop.medium
+        ),
+    );
+    let (t, pop) = populated("gid");
+    edit_inode(&t.0, pop.small, |i| i.gid = u32::MAX);
+    assert_unfixable(&t.0, "gid 4294967295 (-1) is not a valid id");
+    // Any other id is fine.
+    let (t, pop) = populated("uid2");
+    edit_inode(&t.0, pop.small, |i| {
+        i.uid = u32::MAX - 1;
+        i.gid = 12345;
+    });
+    assert_clean(&t.0);
+}
+
+#[test]
+fn more_links_than_the_kernel_allows() {
+    // 65001 entries naming one file: the count matches the links, but the
+    // kernel refuses counts above 65000. Directory blocks are filled
+    // directly (adding 65001 entries one by one rereads the directory
+    // each time).
+    let (t, pop) = populated("toomany");
+    let mut img = Image::open(&t.0, true).unwrap();
+    let dir = img.mkdir(ROOT_INO, b"links", 0o755).unwrap();
+    let mut blocks = Vec::new();
+    let mut buf = rsfs_image::zero_block();
+    dir_block_init(&mut buf, dir);
+    let n = MAX_LINKS + 1 - 3; // small has 3 links already
+    for i in 0..n {
+        let name = format!("{i:05}");
+        if dir_insert(&mut buf, name.as_bytes(), pop.small as u32, DT_REG)
+            == Err(FormatError::NoSpace)
+        {
+            blocks.push(std::mem::replace(&mut buf, rsfs_image::zero_block()));
+            dir_block_init(&mut buf, dir);
+            dir_insert(&mut buf, name.as_bytes(), pop.small as u32, DT_REG).unwrap();
+        }
+    }
+    blocks.push(buf);
+    // The end of the filesystem is free: one extent for all of them.
+    img.set_alloc_cursor(img.geometry().total_blocks - blocks.len() as u64 - 8);
+    let (start, got) = img.alloc_run(blocks.len() as u64, None).unwrap();
+    assert_eq!(got, blocks.len() as u64);
+    for (i, b) in blocks.iter_mut().enumerate() {
+        seal_block(b);
+        img.write_block(start + i as u64, b).unwrap();
+    }
+    let mut inode = img.read_inode(dir).unwrap();
+    let e = Extent {
+        logical: 0,
+        len: got as u32,
+        unwritten: false,
+        physical: start,
+    };
+    img.set_extents(dir, &mut inode, &[e]).unwrap();
+    inode.size = got * BLOCK_SIZE_U64;
+    img.write_inode(dir, &inode).unwrap();
+    let mut small = img.read_inode(pop.small).unwrap();
+    small.nlink = MAX_LINKS + 1;
+    img.write_inode(pop.small, &small).unwrap();
+    img.flush().unwrap();
+    drop(img);
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 4, "{:#?}", r.problems);
+    let expect = format!(
+        "inode {}: 65001 links (the entries naming it), more than the 65000 the kernel allows",
+        pop.small
+    );
+    assert_eq!(r.problems, vec![expect.clone()]);
+    // Nothing to repair: the count is right, there are too many links.
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains(&expect), "{out}");
+}
+
+#[test]
+fn file_extent_shares_a_directory_block() {
+    let (t, pop) = populated("dirshare");
+    let img = Image::open(&t.0, false).unwrap();
+    let blk = img.dir_blocks(pop.dir_a).unwrap()[0];
+    drop(img);
+    edit_inode(&t.0, pop.medium, |i| {
+        let mut e = i.inline_extent(1).unwrap();
+        e.physical = blk;
+        e.len = 1;
+        i.set_inline_extent(1, &e).unwrap();
+    });
+    assert_unfixable(
+        &t.0,
+        &format!(
+            "block {blk} is owned more than once (inodes {}, {})",
+            pop.dir_a, pop.medium
+        ),
+    );
+}
 
 #[test]
 fn doubly_owned_block() {
