@@ -24,7 +24,7 @@
 //! A superblock that fails validation is never repaired.
 
 use rsfs_image::format::*;
-use rsfs_image::{BlockDev, Error};
+use rsfs_image::{file_kind_name, BlockDev, Error};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::Path;
 
@@ -139,18 +139,6 @@ type R<T> = Result<T, Error>;
 
 /// An inode's extents and overflow chain blocks, or why they are invalid.
 type ExtentsOrProblem = Result<(Vec<Extent>, Vec<u64>), String>;
-
-fn kind_name(k: FileKind) -> &'static str {
-    match k {
-        FileKind::Fifo => "fifo",
-        FileKind::CharDev => "character device",
-        FileKind::Dir => "directory",
-        FileKind::BlockDev => "block device",
-        FileKind::Regular => "regular file",
-        FileKind::Symlink => "symlink",
-        FileKind::Socket => "socket",
-    }
-}
 
 fn show(name: &[u8]) -> String {
     String::from_utf8_lossy(name).escape_default().to_string()
@@ -575,7 +563,7 @@ impl<'a> Checker<'a> {
                     let (kind, was_reached, parent) = (info.kind, info.reached, info.dir_parent);
                     info.reached = true;
                     if ft != kind.dt() {
-                        let k = kind_name(kind);
+                        let k = file_kind_name(kind);
                         self.problem(
                             format!("{at} has file type {ft} but inode {child} is a {k}"),
                             None,
@@ -631,7 +619,7 @@ impl<'a> Checker<'a> {
                 let msg = if self.root_ok {
                     format!(
                         "inode {ino} ({}, nlink {}) is not reachable from the root",
-                        kind_name(kind),
+                        file_kind_name(kind),
                         info.nlink
                     )
                 } else if !bounds.is_empty() {

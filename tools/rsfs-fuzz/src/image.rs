@@ -11,6 +11,7 @@
 //! It is read from a valid image with the shared format code.
 
 use rsfs_format::*;
+use rsfs_image::file_kind_name;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What a block is, for resealing after a change.
@@ -241,7 +242,7 @@ impl InodeRec {
         format!(
             "inode {} ({} {})",
             self.ino,
-            kind_name(self.kind),
+            file_kind_name(self.kind),
             self.path
         )
     }
@@ -326,19 +327,6 @@ pub struct Inventory {
     pub owners: BTreeMap<u64, Owner>,
     /// Data blocks clear in the block bitmap.
     pub free_blocks: Vec<u64>,
-}
-
-/// "regular file", "directory", ...
-pub fn kind_name(k: FileKind) -> &'static str {
-    match k {
-        FileKind::Fifo => "fifo",
-        FileKind::CharDev => "character device",
-        FileKind::Dir => "directory",
-        FileKind::BlockDev => "block device",
-        FileKind::Regular => "regular file",
-        FileKind::Symlink => "symlink",
-        FileKind::Socket => "socket",
-    }
 }
 
 fn bit(map: &[u8], i: u64) -> bool {

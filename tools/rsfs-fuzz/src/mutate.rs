@@ -796,14 +796,97 @@ fn superblock(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
     }
 }
 
+/// One of the two bitmaps, as [`bitmap`] sees it: both take the same
+/// damage, only the region, the bits in use and the wording differ.
+struct Bitmap<'a> {
+    /// "block bitmap" or "inode bitmap", in the descriptions.
+    name: &'static str,
+    role: Role,
+    start: u64,
+    blocks: u64,
+    /// The bits in use: total_blocks or inode_count; the rest must be clear.
+    used: u64,
+    /// The clear bits a "leak" sets: free data blocks or free slots.
+    free: &'a [u64],
+    /// How a "leak" and a "tail" bit are described.
+    free_why: &'static str,
+    tail_why: &'static str,
+}
+
+impl Bitmap<'_> {
+    /// Sets bit `index` to `value`, described as `name bit index (why)`.
+    fn set(&self, m: &mut Mutator<'_>, (index, value, why): (u64, bool, String)) -> Option<()> {
+        m.set_bit(
+            self.start,
+            index,
+            value,
+            self.role,
+            format!("{} bit {index} ({why})", self.name),
+        )
+    }
+}
+
+/// The kinds both bitmaps share ("leak", "tail", "fill"; [`KINDS`] lists
+/// "flip" for the block bitmap only); `None` for any other kind.
+fn bitmap(m: &mut Mutator<'_>, map: &Bitmap<'_>, kind: &str) -> Option<()> {
+    let bits = map.blocks * BITS_PER_BLOCK;
+    let target = match kind {
+        "leak" => (*m.rng.pick(map.free)?, true, map.free_why.to_string()),
+        "tail" => {
+            let room = bits - map.used;
+            if room == 0 {
+                return None;
+            }
+            (
+                map.used + m.rng.below(room.min(64)),
+                false,
+                map.tail_why.to_string(),
+            )
+        }
+        "flip" => {
+            let b = m.rng.below(bits);
+            let old = m.img.get(
+                map.start + b / BITS_PER_BLOCK,
+                ((b % BITS_PER_BLOCK) / 8) as usize,
+                1,
+            );
+            (b, old & (1 << (b % 8)) == 0, "a random bit".to_string())
+        }
+        "fill" => {
+            let blk = map.start + m.rng.below(map.blocks);
+            let v = *m.rng.pick(&[0x00u8, 0xff])?;
+            m.img.block_mut(blk, map.role).fill(v);
+            m.change(
+                blk,
+                format!("{} block", map.name),
+                "(bits)".into(),
+                format!("all {v:#04x}"),
+            );
+            return Some(());
+        }
+        _ => return None,
+    };
+    map.set(m, target)
+}
+
+/// The kinds only the block bitmap has here; the others go to [`bitmap`].
 fn block_bitmap(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
-    let g = m.inv.g;
-    let start = g.block_bitmap_start;
-    let bits = g.block_bitmap_blocks * BITS_PER_BLOCK;
+    let inv = m.inv;
+    let g = inv.g;
+    let map = Bitmap {
+        name: "block bitmap",
+        role: Role::BlockBitmap,
+        start: g.block_bitmap_start,
+        blocks: g.block_bitmap_blocks,
+        used: g.total_blocks,
+        free: &inv.free_blocks,
+        free_why: "a free block",
+        tail_why: "past the end",
+    };
     m.expect = Expect::Flagged;
-    let (index, value, why) = match kind {
+    let target = match kind {
         "free-owned" => {
-            let owned: Vec<(u64, Owner)> = m.inv.owners.iter().map(|(b, o)| (*b, *o)).collect();
+            let owned: Vec<(u64, Owner)> = inv.owners.iter().map(|(b, o)| (*b, *o)).collect();
             let (b, o) = *m.rng.pick(&owned)?;
             (b, false, describe_owner(o))
         }
@@ -820,108 +903,40 @@ fn block_bitmap(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
             ];
             (*m.rng.pick(&cands)?, false, "metadata".to_string())
         }
-        "leak" => (
-            *m.rng.pick(&m.inv.free_blocks)?,
-            true,
-            "a free block".to_string(),
-        ),
-        "tail" => {
-            let room = bits - g.total_blocks;
-            if room == 0 {
-                return None;
-            }
-            (
-                g.total_blocks + m.rng.below(room.min(64)),
-                false,
-                "past the end".to_string(),
-            )
-        }
-        "flip" => {
-            let b = m.rng.below(bits);
-            let old = m.img.get(
-                start + b / BITS_PER_BLOCK,
-                ((b % BITS_PER_BLOCK) / 8) as usize,
-                1,
-            );
-            (b, old & (1 << (b % 8)) == 0, "a random bit".to_string())
-        }
-        "fill" => {
-            let blk = start + m.rng.below(g.block_bitmap_blocks);
-            let v = *m.rng.pick(&[0x00u8, 0xff])?;
-            let buf = m.img.block_mut(blk, Role::BlockBitmap);
-            buf.fill(v);
-            m.change(
-                blk,
-                "block bitmap block".into(),
-                "(bits)".into(),
-                format!("all {v:#04x}"),
-            );
-            return Some(());
-        }
-        _ => return None,
+        _ => return bitmap(m, &map, kind),
     };
-    m.set_bit(
-        start,
-        index,
-        value,
-        Role::BlockBitmap,
-        format!("block bitmap bit {index} ({why})"),
-    )
+    map.set(m, target)
 }
 
+/// The kinds only the inode bitmap has here; the others go to [`bitmap`].
 fn inode_bitmap(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
-    let g = m.inv.g;
-    let start = g.inode_bitmap_start;
-    let bits = g.inode_bitmap_blocks * BITS_PER_BLOCK;
+    let inv = m.inv;
+    let g = inv.g;
+    let map = Bitmap {
+        name: "inode bitmap",
+        role: Role::InodeBitmap,
+        start: g.inode_bitmap_start,
+        blocks: g.inode_bitmap_blocks,
+        used: g.inode_count,
+        free: &inv.free_slots,
+        free_why: "a free slot",
+        tail_why: "past the last inode",
+    };
     m.expect = Expect::Flagged;
-    let (index, value, why) = match kind {
+    let target = match kind {
         "free-used" => {
             let mut c: Vec<u64> = vec![0, ROOT_INO];
-            c.extend(m.inv.inodes.iter().map(|r| r.ino));
+            c.extend(inv.inodes.iter().map(|r| r.ino));
             let i = *m.rng.pick(&c)?;
             let why = match i {
                 0 => "reserved slot 0".to_string(),
-                _ => m.inv.inode(i).map_or("?".into(), |r| r.describe()),
+                _ => inv.inode(i).map_or("?".into(), |r| r.describe()),
             };
             (i, false, why)
         }
-        "leak" => (
-            *m.rng.pick(&m.inv.free_slots)?,
-            true,
-            "a free slot".to_string(),
-        ),
-        "tail" => {
-            let room = bits - g.inode_count;
-            if room == 0 {
-                return None;
-            }
-            (
-                g.inode_count + m.rng.below(room.min(64)),
-                false,
-                "past the last inode".to_string(),
-            )
-        }
-        "fill" => {
-            let blk = start + m.rng.below(g.inode_bitmap_blocks);
-            let v = *m.rng.pick(&[0x00u8, 0xff])?;
-            m.img.block_mut(blk, Role::InodeBitmap).fill(v);
-            m.change(
-                blk,
-                "inode bitmap block".into(),
-                "(bits)".into(),
-                format!("all {v:#04x}"),
-            );
-            return Some(());
-        }
-        _ => return None,
+        _ => return bitmap(m, &map, kind),
     };
-    m.set_bit(
-        start,
-        index,
-        value,
-        Role::InodeBitmap,
-        format!("inode bitmap bit {index} ({why})"),
-    )
+    map.set(m, target)
 }
 
 /// Whether a regular file (or symlink) of `rec` with size `new` is valid.

@@ -95,6 +95,21 @@ pub fn now_timespec() -> format::Timespec {
     }
 }
 
+/// A file type in words ("regular file", "directory", ...): one spelling
+/// for what fsck.rsfs reports and what rsfs-fuzz describes.
+pub fn file_kind_name(k: format::FileKind) -> &'static str {
+    use format::FileKind;
+    match k {
+        FileKind::Fifo => "fifo",
+        FileKind::CharDev => "character device",
+        FileKind::Dir => "directory",
+        FileKind::BlockDev => "block device",
+        FileKind::Regular => "regular file",
+        FileKind::Symlink => "symlink",
+        FileKind::Socket => "socket",
+    }
+}
+
 /// Formats a UUID the usual way (`8-4-4-4-12` hex digits).
 pub fn format_uuid(u: &[u8; 16]) -> String {
     let mut s = String::with_capacity(36);
