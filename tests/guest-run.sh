@@ -26,7 +26,7 @@ fi
 # memory (/tmp), not from the host's file system through the VM's shared
 # mount, which may be 9p without a cache (every exec rereads the binary).
 if [ -z "${RSFS_BIN:-}" ] && mkdir -p /tmp/rsfs-bin &&
-    cp "$TOP"/tools/target/release/{mkfs.rsfs,fsck.rsfs,rsfs-testutil} /tmp/rsfs-bin/; then
+    cp "$TOP"/tools/target/release/{mkfs.rsfs,fsck.rsfs,rsfs-testutil,rsfs-fuzz} /tmp/rsfs-bin/; then
     export RSFS_BIN=/tmp/rsfs-bin
 fi
 

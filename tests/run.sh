@@ -10,6 +10,8 @@
 #                                  (default "folio iomap")
 #   RSFS_EVERY_MODE=1              also the mode-independent rsfs suites
 #                                  (mount, namespace) in every mode
+#   RSFS_IMAGES=N                  crafted images in tests/rsfs/images.sh
+#                                  (default 200; RSFS_IMAGES_SEED=S: first seed)
 #   RSFS_TEST_TIMEOUT=SEC          a VM's time limit (default 4500)
 #   RSFS_TEST_TRACE=1              each test's log traces its commands with
 #                                  timestamps (where does the time go?)
@@ -50,7 +52,7 @@ if [ $# -gt 0 ]; then
     for s in "$@"; do g+="$(realpath "$s") "; done
     groups=("$g")
 elif [ "${RSFS_TEST_VMS:-2}" -ge 2 ]; then
-    groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space)"
+    groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space images)"
             "$RSFS_TOP/tests/rsnull/powercut-xfs.sh $(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data faults)")
 else
     groups=("")    # guest-run.sh's default: every suite
@@ -68,6 +70,7 @@ run_vm() {
     scripts/vm.sh --kdir "$KDIR" --rwdir "$dir" --timeout "${RSFS_TEST_TIMEOUT:-4500}" -- \
         env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" RSFS_TEST_TRACE="${RSFS_TEST_TRACE:-}" \
         RSFS_EVERY_MODE="${RSFS_EVERY_MODE:-}" RSNULL_POWERCUTS="${RSNULL_POWERCUTS:-}" \
+        RSFS_IMAGES="${RSFS_IMAGES:-}" RSFS_IMAGES_SEED="${RSFS_IMAGES_SEED:-}" \
         "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
     echo $? >"$dir/vm.rc"
 }

@@ -320,6 +320,52 @@ struct folio *kext_bio_next_folio(struct bio *bio, struct folio_iter *fi)
 	return fi->folio;
 }
 
+bool kext_printk_ratelimit(void) { return printk_ratelimit(); }
+
+int kext_write_end_queue_init(struct kext_write_end_queue *q, const char *name,
+			      work_func_t fn)
+{
+	/* Writeback completion must progress under memory pressure. */
+	q->wq = alloc_workqueue("%s-write-end", WQ_MEM_RECLAIM, 0, name);
+	if (!q->wq)
+		return -ENOMEM;
+	INIT_WORK(&q->work, fn);
+	spin_lock_init(&q->lock);
+	bio_list_init(&q->folio_bios);
+	bio_list_init(&q->ioend_bios);
+	return 0;
+}
+void kext_write_end_queue_destroy(struct kext_write_end_queue *q)
+{
+	destroy_workqueue(q->wq); /* runs what is queued, then frees */
+}
+void kext_write_end_queue_add(struct kext_write_end_queue *q, struct bio *bio,
+			      bool ioend)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	bio_list_add(ioend ? &q->ioend_bios : &q->folio_bios, bio);
+	spin_unlock_irqrestore(&q->lock, flags);
+	queue_work(q->wq, &q->work);
+}
+void kext_write_end_queue_take(struct kext_write_end_queue *q,
+			       struct bio **folio_bios, struct bio **ioend_bios)
+{
+	spin_lock_irq(&q->lock);
+	*folio_bios = bio_list_get(&q->folio_bios);
+	*ioend_bios = bio_list_get(&q->ioend_bios);
+	spin_unlock_irq(&q->lock);
+}
+struct kext_write_end_queue *kext_write_end_queue_of(struct work_struct *work)
+{
+	return container_of(work, struct kext_write_end_queue, work);
+}
+struct iomap_ioend *kext_iomap_ioend_from_bio(struct bio *bio)
+{
+	return iomap_ioend_from_bio(bio);
+}
+
 /*
  * A file_system_type allocated at run time holds lock class keys, which
  * lockdep must know about before the first super block uses them.

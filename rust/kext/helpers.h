@@ -11,6 +11,7 @@
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/bio.h>
 #include <linux/bvec.h>
 #include <linux/hrtimer.h>
 #include <linux/xarray.h>
@@ -21,6 +22,7 @@
 #include <linux/writeback.h>
 #include <linux/seq_file.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 
 /* RCU */
 void kext_rcu_read_lock(void);
@@ -156,7 +158,33 @@ void kext_wbc_init_bio(struct writeback_control *wbc, struct bio *bio);
 struct folio *kext_bio_first_folio(struct bio *bio, struct folio_iter *fi);
 struct folio *kext_bio_next_folio(struct bio *bio, struct folio_iter *fi);
 
+/*
+ * Writes to unwritten blocks complete in two steps: the bio's end_io (in
+ * interrupt context) queues the bio here, and a work item, in process
+ * context, makes the blocks written and only then ends the folios'
+ * writeback (as xfs_end_ioend and ext4_end_io_rsv_work do). Both our own
+ * writer's bios and iomap's ioend bios are queued, each on its own list
+ * (chained through bi_next, which is free once a bio completed).
+ */
+struct kext_write_end_queue {
+	struct workqueue_struct *wq;
+	struct work_struct work;
+	spinlock_t lock;
+	struct bio_list folio_bios;
+	struct bio_list ioend_bios;
+};
+int kext_write_end_queue_init(struct kext_write_end_queue *q, const char *name,
+			      work_func_t fn);
+void kext_write_end_queue_destroy(struct kext_write_end_queue *q);
+void kext_write_end_queue_add(struct kext_write_end_queue *q, struct bio *bio,
+			      bool ioend);
+void kext_write_end_queue_take(struct kext_write_end_queue *q,
+			       struct bio **folio_bios, struct bio **ioend_bios);
+struct kext_write_end_queue *kext_write_end_queue_of(struct work_struct *work);
+struct iomap_ioend *kext_iomap_ioend_from_bio(struct bio *bio);
+
 /* Odds and ends */
+bool kext_printk_ratelimit(void);
 void kext_seq_puts(struct seq_file *m, const char *s);
 size_t kext_iov_iter_count(const struct iov_iter *i);
 ssize_t kext_generic_write_sync(struct kiocb *iocb, ssize_t count);

@@ -296,27 +296,20 @@ impl Drop for PageMap {
     }
 }
 
-/// While alive, every allocation of this task behaves as `GFP_NOFS`
+/// Runs `f` with every allocation of this task behaving as `GFP_NOFS`
 /// (`memalloc_nofs_save`): memory reclaim will not call back into
-/// filesystems. Held with any filesystem lock that reclaim (inode
-/// eviction) may also take, so that allocating under it cannot deadlock.
-pub struct NoFsScope {
-    saved: core::ffi::c_uint,
-    // Scopes are per task and must be released on the task that took them.
-    _not_send: core::marker::PhantomData<*mut ()>,
-}
-
-impl NoFsScope {
-    /// Enters the scope.
-    pub fn enter() -> Self {
-        // SAFETY: no preconditions; paired with the restore in `drop`.
-        NoFsScope { saved: unsafe { bindings::kext_memalloc_nofs_save() }, _not_send: core::marker::PhantomData }
-    }
-}
-
-impl Drop for NoFsScope {
-    fn drop(&mut self) {
-        // SAFETY: restores what `enter` saved, on the same task (not Send).
-        unsafe { bindings::kext_memalloc_nofs_restore(self.saved) };
-    }
+/// filesystems. For allocations made under a filesystem lock that reclaim
+/// (inode eviction) may also take, so that allocating cannot deadlock.
+///
+/// A closure, not a guard: scopes nest, and each must end in the reverse
+/// order it began (a guard dropped out of order would leave the task in, or
+/// out of, NOFS mode after both ended).
+pub fn nofs<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: no preconditions; restored below on the same task, after `f`
+    // (scopes opened inside `f` were closed by then).
+    let saved = unsafe { bindings::kext_memalloc_nofs_save() };
+    let r = f();
+    // SAFETY: restores what was saved above, in LIFO order.
+    unsafe { bindings::kext_memalloc_nofs_restore(saved) };
+    r
 }

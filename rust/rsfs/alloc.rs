@@ -53,11 +53,11 @@ fn take_bits(sb: &SuperBlock<Rsfs>, map: Bitmap, goal: u64, want: u64) -> Result
             _ => (0, limit),
         };
         let mut buf = meta::read_fixed(sb, map.start + index)?;
-        let Some(bit) = bitmap_find_zero(buf.data(), from, to) else {
+        let Some(bit) = bitmap_find_zero(&*buf.data(), from, to) else {
             continue;
         };
         let mut len = 1;
-        while len < want && bit + len < limit && bitmap_get(buf.data(), bit + len) == Ok(false) {
+        while len < want && bit + len < limit && bitmap_get(&*buf.data(), bit + len) == Ok(false) {
             len += 1;
         }
         buf.modify(|b| bitmap_set_range(b, bit, bit + len, true));
@@ -107,15 +107,17 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
         let mut buf = meta::read_fixed(sb, map)?;
         let mut was_free = 0;
         for b in bit..bit + n {
-            if bitmap_get(buf.data(), b) != Ok(true) {
+            if bitmap_get(&*buf.data(), b) != Ok(true) {
                 was_free += 1;
             }
         }
         if was_free != 0 {
-            pr_err!("freeing {} block(s) near {} that were already free; run fsck.rsfs\n", was_free, block);
+            errors::inconsistent(sb, format_args!("freeing {} block(s) near {} that were already free", was_free, block));
         }
         buf.modify(|b| bitmap_set_range(b, bit, bit + n, false));
-        st.sb.free_blocks += n - was_free;
+        // Clamped: a free count too high on disk must not grow past the
+        // data blocks (a superblock the mount check would refuse).
+        st.sb.free_blocks = (st.sb.free_blocks + n - was_free).min(g.data_blocks());
         block += n;
     }
     Ok(())
@@ -150,12 +152,12 @@ pub(crate) fn free_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
     let bit = bit as u64;
     let mut st = info.alloc.lock();
     let mut buf = meta::read_fixed(sb, map)?;
-    if bitmap_get(buf.data(), bit) != Ok(true) {
-        pr_err!("freeing inode {} that was already free; run fsck.rsfs\n", ino);
+    if bitmap_get(&*buf.data(), bit) != Ok(true) {
+        errors::inconsistent(sb, format_args!("freeing inode {} that was already free", ino));
         return Ok(());
     }
     buf.modify(|b| bitmap_set_range(b, bit, bit + 1, false));
-    st.sb.free_inodes += 1;
+    st.sb.free_inodes = (st.sb.free_inodes + 1).min(g.allocatable_inodes());
     if ino < st.inode_goal {
         st.inode_goal = ino;
     }

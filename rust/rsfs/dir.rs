@@ -65,11 +65,11 @@ fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
     let buf = meta::read(dir.sb(), block)?;
     let owner = dir.ino();
     if buf.verified() {
-        if dir_block_owner(buf.data()) != owner {
+        if dir_block_owner(&*buf.data()) != owner {
             return Err(errors::corrupt(dir.sb(), "directory block owner", Loc::Block(block), format::FormatError::BadOwner));
         }
     } else {
-        dir_block_verify(buf.data(), owner).map_err(|e| errors::corrupt(dir.sb(), "directory block", Loc::Block(block), e))?;
+        dir_block_verify(&*buf.data(), owner).map_err(|e| errors::corrupt(dir.sb(), "directory block", Loc::Block(block), e))?;
         buf.set_verified(true);
     }
     Ok(buf)
@@ -79,7 +79,8 @@ fn read_dir_block(dir: &Inode<Rsfs>, index: u64) -> Result<Buffer> {
 fn find_in_block(dir: &Inode<Rsfs>, index: u64, name: &[u8]) -> Result<Option<(u64, Slot)>> {
     let buf = read_dir_block(dir, index)?;
     // read_dir_block checked the whole block when it was first read.
-    let found = dir_lookup_verified(buf.data(), name).map_err(|e| corrupt_dir(dir, e))?;
+    let data = buf.data();
+    let found = dir_lookup_verified(&data, name).map_err(|e| corrupt_dir(dir, e))?;
     Ok(found.map(|e| (u64::from(e.ino), Slot { index, offset: e.offset })))
 }
 
@@ -127,7 +128,7 @@ fn build_index(dir: &Inode<Rsfs>, n: u64) -> Result<Option<NameIndex>> {
     let mut index = NameIndex::new();
     for block in 0..n {
         let buf = read_dir_block(dir, block)?;
-        for e in dir_entries(buf.data()) {
+        for e in dir_entries(&*buf.data()) {
             let e = e.map_err(|e| corrupt_dir(dir, e))?;
             if index.add(name_hash(e.name), block).is_err() {
                 return Ok(None);
@@ -195,7 +196,7 @@ fn add_entry(dir: &Inode<Rsfs>, name: &[u8], ino: u64, dt: u8) -> Result {
     let hint = dir.data().lock().dir_space_hint.min(n);
     for index in hint..n {
         let mut buf = read_dir_block(dir, index)?;
-        if dir_find_space(buf.data(), name.len()).map_err(|e| corrupt_dir(dir, e))?.is_some() {
+        if dir_find_space(&*buf.data(), name.len()).map_err(|e| corrupt_dir(dir, e))?.is_some() {
             dir.data().lock().dir_space_hint = index;
             buf.modify(|b| -> Result {
                 dir_insert(b, name, ino32, dt).map_err(|_| EINVAL)?;
@@ -248,7 +249,7 @@ fn replace_entry(dir: &Inode<Rsfs>, slot: Slot, name: &[u8], ino: u64, dt: u8) -
 fn is_empty(dir: &Inode<Rsfs>) -> Result<bool> {
     for index in 0..dir_nblocks(dir) {
         let buf = read_dir_block(dir, index)?;
-        if dir_entries(buf.data()).next().is_some() {
+        if dir_entries(&*buf.data()).next().is_some() {
             return Ok(false);
         }
     }
@@ -394,7 +395,7 @@ fn drop_subdir_link(dir: &Inode<Rsfs>) {
     if dir.nlink() > 2 {
         let _ = dir.drop_nlink();
     } else {
-        pr_err!("directory {} had too few links for its subdirectories; run fsck.rsfs\n", dir.ino());
+        errors::inconsistent(dir.sb(), format_args!("directory {} had too few links for its subdirectories", dir.ino()));
     }
 }
 
@@ -478,7 +479,7 @@ pub(crate) fn readdir(dir: &Inode<Rsfs>, ctx: &mut DirEmitter<'_>) -> Result {
     for index in start / BS..dir_nblocks(dir) {
         let buf = read_dir_block(dir, index)?;
         let base = 2 + (index * BS) as i64;
-        for e in dir_entries(buf.data()) {
+        for e in dir_entries(&*buf.data()) {
             let e = e.map_err(|err| corrupt_dir(dir, err))?;
             if ((index * BS) as usize + e.offset) < start as usize {
                 continue;

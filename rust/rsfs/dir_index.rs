@@ -86,7 +86,8 @@ impl NameIndex {
             *count = count.saturating_add(1);
             return Ok(());
         }
-        self.tree.try_create_and_insert(k, 1, GFP_KERNEL)?;
+        // Under the directory's state lock: NOFS (see `inode::StateGuard`).
+        crate::kext::mm::nofs(|| self.tree.try_create_and_insert(k, 1, GFP_KERNEL))?;
         Ok(())
     }
 

@@ -92,6 +92,14 @@ pub(crate) fn corrupt(sb: &SuperBlock<Rsfs>, what: &str, loc: Loc, err: FormatEr
     euclean()
 }
 
+/// Something on disk is inconsistent in a way no single block's checks
+/// catch (a count, a link): logs `what` (ratelimited, naming the device).
+pub(crate) fn inconsistent(sb: &SuperBlock<Rsfs>, what: core::fmt::Arguments<'_>) {
+    if sb.info().errors.may_print() {
+        pr_err!("{}: {}; run fsck.rsfs\n", sb.raw().id().to_str().unwrap_or("?"), what);
+    }
+}
+
 /// Metadata at `loc` could not be read: logs (ratelimited), returns `err`.
 pub(crate) fn read_failed(sb: &SuperBlock<Rsfs>, loc: Loc, err: Error) -> Error {
     if sb.info().errors.may_print() {

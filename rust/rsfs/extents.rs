@@ -5,9 +5,12 @@
 //! On disk the first [`INLINE_EXTENTS`] extents sit in the inode and the
 //! rest in a chain of overflow blocks. In memory a [`BlockMap`] holds them
 //! all in one sorted vector, loaded at `iget` and stored back by
-//! `write_inode`. Overflow blocks are allocated while extents are added
-//! (where `ENOSPC` can still be returned to the writer), so that storing
-//! the map never needs to allocate.
+//! `write_inode`. The vector is `kvmalloc`ed: a file of millions of
+//! extents needs no large physically contiguous allocation, and a file
+//! may have at most [`MAX_EXTENTS`] (a write needing more gets `EFBIG`, as
+//! XFS's extent count limit). Overflow blocks are allocated while extents
+//! are added (where `ENOSPC` can still be returned to the writer), so that
+//! storing the map never needs to allocate.
 
 use crate::{
     errors::{self, Loc},
@@ -19,9 +22,18 @@ use crate::{
     kext::fs::sb::SuperBlock,
     meta, Rsfs,
 };
-// Allocations here happen under the inode's state lock, whose guard makes
-// them GFP_NOFS (see `inode::StateGuard`).
-use kernel::{alloc::flags::GFP_KERNEL as GFP_NOFS, prelude::*};
+// Allocations here happen under the inode's state lock: each is made in a
+// NOFS scope (see `inode::StateGuard`).
+use crate::kext::mm::nofs;
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KVVec},
+    prelude::*,
+};
+
+/// Most extents a file may have (48 MiB of memory at 24 bytes each). An
+/// allocating write past it fails with `EFBIG`; the conversion of blocks
+/// already allocated may go a little beyond (each split adds two).
+pub(crate) const MAX_EXTENTS: usize = 1 << 21;
 
 /// What a file block maps to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -36,10 +48,12 @@ pub(crate) enum Found {
 /// A file's extents, sorted by logical block, never overlapping, with
 /// neighbours merged where possible; plus its overflow chain.
 pub(crate) struct BlockMap {
-    extents: KVec<Extent>,
+    extents: KVVec<Extent>,
     /// Overflow blocks owned, in chain order. May be longer than the
     /// extents need (reserved); `store` frees the surplus.
-    chain: KVec<u64>,
+    chain: KVVec<u64>,
+    /// Data blocks mapped (the sum of the extents' lengths).
+    data_blocks: u64,
     /// Bumped whenever blocks leave the map, so that a cached mapping
     /// (writeback) knows it may be stale.
     pub(crate) seq: u64,
@@ -52,12 +66,12 @@ fn chain_needed(extents: usize) -> usize {
 impl BlockMap {
     /// An empty map.
     pub(crate) const fn new() -> Self {
-        BlockMap { extents: KVec::new(), chain: KVec::new(), seq: 0 }
+        BlockMap { extents: KVVec::new(), chain: KVVec::new(), data_blocks: 0, seq: 0 }
     }
 
     /// Data blocks mapped.
     pub(crate) fn data_blocks(&self) -> u64 {
-        self.extents.iter().map(|e| u64::from(e.len)).sum()
+        self.data_blocks
     }
 
     /// Blocks owned: data plus the overflow blocks the extents need.
@@ -104,7 +118,7 @@ impl BlockMap {
     }
 
     fn insert_at(&mut self, i: usize, e: Extent) -> Result {
-        self.extents.push(e, GFP_NOFS)?;
+        nofs(|| self.extents.push(e, GFP_KERNEL))?;
         self.extents[i..].rotate_right(1);
         Ok(())
     }
@@ -145,12 +159,14 @@ impl BlockMap {
             }
             (false, false) => self.insert_at(i, e)?,
         }
+        self.data_blocks += u64::from(e.len);
         Ok(())
     }
 
     /// Records that file blocks `lblk .. lblk + len` hold data: unwritten
     /// extents there become written (split where the range ends inside).
-    /// Returns whether anything changed.
+    /// Returns whether anything changed. On an error (no memory for a
+    /// split) the extent being converted is left as it was.
     pub(crate) fn mark_written(&mut self, lblk: u64, len: u64) -> Result<bool> {
         let end = lblk + len;
         let mut pos = lblk;
@@ -162,35 +178,92 @@ impl BlockMap {
                 pos = u64::from(e.logical);
                 continue;
             }
-            let e_end = e.logical_end();
+            let (start, e_end) = (u64::from(e.logical), e.logical_end());
             let stop = end.min(e_end);
             if !e.unwritten {
                 pos = stop;
                 continue;
             }
-            self.remove_at(i);
+            // Room for the two pieces a split adds, before anything
+            // changes: after this nothing below can fail.
+            nofs(|| self.extents.reserve(2, GFP_KERNEL))?;
             let piece = |from: u64, to: u64, unwritten: bool| Extent {
                 logical: from as u32,
                 len: (to - from) as u32,
                 unwritten,
-                physical: e.physical + (from - u64::from(e.logical)),
+                physical: e.physical + (from - start),
             };
-            if u64::from(e.logical) < pos {
-                self.insert(piece(u64::from(e.logical), pos, true))?;
+            let mut at = i;
+            self.extents[i] = piece(pos, stop, false);
+            if start < pos {
+                self.insert_at(i, piece(start, pos, true))?;
+                at = i + 1;
             }
-            self.insert(piece(pos, stop, false))?;
             if stop < e_end {
-                self.insert(piece(stop, e_end, true))?;
+                self.insert_at(at + 1, piece(stop, e_end, true))?;
             }
+            self.merge_around(at);
             changed = true;
             pos = stop;
         }
         Ok(changed)
     }
 
+    /// Merges extent `i` with its neighbours where they continue it.
+    fn merge_around(&mut self, i: usize) {
+        if i + 1 < self.extents.len() && self.extents[i].is_contiguous_with(&self.extents[i + 1]) {
+            self.extents[i].len += self.extents[i + 1].len;
+            self.remove_at(i + 1);
+        }
+        if i > 0 && i < self.extents.len() && self.extents[i - 1].is_contiguous_with(&self.extents[i]) {
+            self.extents[i - 1].len += self.extents[i].len;
+            self.remove_at(i);
+        }
+    }
+
+    /// Calls `f(start, len)` for every disk range the map owns: its
+    /// extents, then its overflow blocks.
+    pub(crate) fn for_each_block_range(&self, mut f: impl FnMut(u64, u64)) {
+        for e in self.extents.iter() {
+            f(e.physical, u64::from(e.len));
+        }
+        for &block in self.chain.iter() {
+            f(block, 1);
+        }
+    }
+
+    /// Checks that no disk block is mapped twice (by two extents, or an
+    /// extent and an overflow block): for directories and symlinks, whose
+    /// blocks are metadata, a shared block would be changed through two
+    /// owners. O(n log n), on a copy.
+    pub(crate) fn check_no_shared_blocks(&self) -> Result<core::result::Result<(), format::FormatError>> {
+        let mut ranges = KVVec::with_capacity(self.extents.len() + self.chain.len(), GFP_KERNEL)?;
+        self.for_each_block_range(|start, len| {
+            // Cannot fail: the capacity is there.
+            let _ = ranges.push((start, len), GFP_KERNEL);
+        });
+        ranges.sort_unstable();
+        for pair in ranges.windows(2) {
+            if pair[0].0.saturating_add(pair[0].1) > pair[1].0 {
+                return Ok(Err(format::FormatError::SharedBlocks));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Extents in the map.
+    pub(crate) fn len(&self) -> usize {
+        self.extents.len()
+    }
+
     /// Removes every block from file block `from` on; returns the freed
     /// disk ranges through `free` (called with the map still locked).
-    pub(crate) fn truncate(&mut self, from: u64, mut free: impl FnMut(u64, u64)) {
+    pub(crate) fn truncate(&mut self, from: u64, mut free_range: impl FnMut(u64, u64)) {
+        let mut freed = 0;
+        let mut free = |start: u64, len: u64| {
+            freed += len;
+            free_range(start, len);
+        };
         let i = self.index_after(from);
         let mut keep = i;
         if let Some(e) = self.extents.get_mut(i) {
@@ -208,6 +281,7 @@ impl BlockMap {
             // SAFETY: shrinking a vector of `Copy` extents.
             unsafe { self.extents.set_len(keep) };
         }
+        self.data_blocks -= freed;
         self.seq += 1;
     }
 
@@ -217,7 +291,7 @@ impl BlockMap {
         let need = chain_needed(self.extents.len() + extra);
         while self.chain.len() < need {
             let (block, _) = alloc::alloc_blocks(sb, goal, 1)?;
-            if let Err(e) = self.chain.push(block, GFP_NOFS) {
+            if let Err(e) = nofs(|| self.chain.push(block, GFP_KERNEL)) {
                 let _ = alloc::free_blocks(sb, block, 1);
                 return Err(e.into());
             }
@@ -233,7 +307,8 @@ impl BlockMap {
         let push = |map: &mut BlockMap, e: Extent| -> Result {
             e.check(g).map_err(bad)?;
             check_extent_order(map.extents.last(), &e).map_err(bad)?;
-            map.extents.push(e, GFP_NOFS)?;
+            nofs(|| map.extents.push(e, GFP_KERNEL))?;
+            map.data_blocks += u64::from(e.len);
             Ok(())
         };
         for i in 0..d.inline_extent_count() {
@@ -246,17 +321,18 @@ impl BlockMap {
             if remaining == 0 || map.chain.len() as u64 > g.total_blocks {
                 return Err(bad(format::FormatError::BadExtentBlock));
             }
+            crate::kext::task::yield_killable()?;
             let buf = meta::read(sb, next)?;
-            let h = ExtentBlockHeader::decode_for(buf.data(), ino).map_err(|e| errors::corrupt(sb, "extent block", Loc::Block(next), e))?;
+            let h = ExtentBlockHeader::decode_for(&*buf.data(), ino).map_err(|e| errors::corrupt(sb, "extent block", Loc::Block(next), e))?;
             if h.count == 0 || u64::from(h.count) > remaining {
                 return Err(errors::corrupt(sb, "extent block", Loc::Block(next), format::FormatError::BadExtentBlock));
             }
             for i in 0..h.count as usize {
-                let e = extent_block_get(buf.data(), i).ok_or(EINVAL)?;
+                let e = extent_block_get(&*buf.data(), i).ok_or(EINVAL)?;
                 push(&mut map, e)?;
             }
             remaining -= u64::from(h.count);
-            map.chain.push(next, GFP_NOFS)?;
+            nofs(|| map.chain.push(next, GFP_KERNEL))?;
             next = h.next;
         }
         if remaining != 0 {

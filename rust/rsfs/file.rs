@@ -7,12 +7,13 @@
 //! faults, zeroing and `SEEK_DATA`/`SEEK_HOLE`. Writing into a hole
 //! allocates blocks there as *unwritten* extents: they read as zeros until
 //! data reaches them, so no path can expose what the disk held before.
-//! Writeback ([`map_for_writeback`]) and direct I/O completion
-//! ([`dio_write_end`]) turn them into written extents.
+//! Writeback completion ([`convert_unwritten`], after the data is durable)
+//! and direct I/O completion ([`dio_write_end`]) turn them into written
+//! extents.
 
 use crate::{
     alloc,
-    extents::{Found, MAX_ALLOC},
+    extents::{Found, MAX_ALLOC, MAX_EXTENTS},
     format::{self, Extent},
     kext::{
         bindings,
@@ -57,6 +58,9 @@ pub(crate) fn map_begin(inode: &Inode<Rsfs>, pos: u64, len: u64, flags: IomapFla
     if !allocate {
         return Ok(IoMapping { offset: lblk << SHIFT, length: hole << SHIFT, kind: MapKind::Hole, new: false });
     }
+    if st.map.len() + 2 > MAX_EXTENTS {
+        return Err(EFBIG);
+    }
     let want = hole.min(end - lblk).min(u64::from(MAX_ALLOC)) as u32;
     let goal = st.map.goal_for(lblk);
     // Room for this extent and for splitting one when it is written.
@@ -87,29 +91,38 @@ pub(crate) fn map_end(inode: &Inode<Rsfs>, _pos: u64, len: u64, written: u64, fl
     Ok(())
 }
 
-/// Maps a dirty folio's range for writeback. Unwritten blocks become
-/// written now: the folio stays under writeback (and in the page cache)
-/// until its data is on disk, so nothing can read the block from disk
-/// before then.
-pub(crate) fn map_for_writeback(inode: &Inode<Rsfs>, pos: u64, len: u64) -> Result<IoMapping> {
+/// Maps a dirty folio's range for writeback. Unwritten blocks stay
+/// unwritten: [`convert_unwritten`] turns them written once the data is
+/// durable.
+pub(crate) fn map_for_writeback(inode: &Inode<Rsfs>, pos: u64, _len: u64) -> Result<IoMapping> {
     let lblk = pos >> SHIFT;
-    let nblk = len.max(1).div_ceil(BS);
-    let mut st = inode.data().lock();
-    let e = match st.map.lookup(lblk) {
-        Found::Mapped(e) => e,
+    match inode.data().lock().map.lookup(lblk) {
+        Found::Mapped(e) => Ok(mapping_of(&e, false)),
         Found::Hole(_) => {
-            pr_err!("writeback: inode {} block {} has no disk block\n", inode.ino(), lblk);
-            return Err(EIO);
+            crate::errors::inconsistent(inode.sb(), format_args!("writeback: inode {} block {} has no disk block", inode.ino(), lblk));
+            Err(EIO)
         }
-    };
-    if !e.unwritten {
-        return Ok(mapping_of(&e, false));
     }
-    let n = nblk.min(u64::from(e.len));
-    st.map.mark_written(lblk, n)?;
-    drop(st);
-    inode.mark_dirty();
-    Ok(mapping_of(&Extent { len: n as u32, unwritten: false, ..e }, false))
+}
+
+/// Writeback wrote file bytes `pos .. pos + len` into unwritten blocks and
+/// the data is durable: they become written. Called from kext's write-end
+/// work, before the folios' writeback ends (so an `fsync` waiting for them
+/// writes the converted map).
+pub(crate) fn convert_unwritten(inode: &Inode<Rsfs>, pos: u64, len: u64) -> Result {
+    let first = pos >> SHIFT;
+    let end = (pos + len.max(1)).div_ceil(BS);
+    let sb = inode.sb();
+    let mut st = inode.data().lock();
+    let goal = st.map.goal_for(first);
+    // A conversion inside an extent splits it in three: make room in the
+    // overflow chain first, so that storing the map cannot fail later.
+    st.map.reserve(sb, 2, goal)?;
+    if st.map.mark_written(first, end - first)? {
+        drop(st);
+        inode.mark_dirty();
+    }
+    Ok(())
 }
 
 /// A direct write completed: convert what it wrote and extend the size.
@@ -122,10 +135,10 @@ pub(crate) fn dio_write_end(inode: &Inode<Rsfs>, pos: u64, size: u64, error: Opt
         return Ok(());
     }
     if unwritten {
-        let first = pos >> SHIFT;
-        let last = (pos + size).div_ceil(BS);
-        inode.data().lock().map.mark_written(first, last - first)?;
-        inode.mark_dirty();
+        // The data must be durable before any metadata calling its blocks
+        // written can be.
+        inode.sb().raw().flush_device()?;
+        convert_unwritten(inode, pos, size)?;
     }
     if pos + size > inode.size() {
         inode.set_size(pos + size);

@@ -14,7 +14,6 @@ use crate::{
         iomap,
         sb::SuperBlock,
     },
-    kext::mm::NoFsScope,
     meta, Rsfs,
 };
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -77,11 +76,11 @@ impl InodeData {
     }
 }
 
-/// The locked [`InodeState`]. Allocations made while it is held are
-/// `GFP_NOFS`: inode eviction, which reclaim may run, takes this lock too.
+/// The locked [`InodeState`]. Allocations made while it is held must be
+/// `GFP_NOFS` (`kext::mm::nofs`): inode eviction, which reclaim may run,
+/// takes this lock too.
 pub(crate) struct StateGuard<'a> {
     guard: Guard<'a, InodeState, MutexBackend>,
-    _nofs: NoFsScope,
 }
 
 impl core::ops::Deref for StateGuard<'_> {
@@ -100,8 +99,7 @@ impl core::ops::DerefMut for StateGuard<'_> {
 impl InodeData {
     /// Locks the inode's state.
     pub(crate) fn lock(&self) -> StateGuard<'_> {
-        let nofs = NoFsScope::enter();
-        StateGuard { guard: self.state.lock(), _nofs: nofs }
+        StateGuard { guard: self.state.lock() }
     }
 }
 
@@ -130,7 +128,7 @@ fn kind_of(d: &DiskInode) -> Option<Kind> {
 /// Returns inode `ino`, from the inode cache or read from disk.
 pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>> {
     if !sb.info().geometry.is_valid_ino(ino) {
-        pr_err!("inode number {} out of range; run fsck.rsfs\n", ino);
+        errors::inconsistent(sb, format_args!("inode number {} out of range", ino));
         return Err(crate::kext::error::more::euclean());
     }
     let new = match Inode::iget(sb, ino)? {
@@ -139,7 +137,7 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
     };
     let d = meta::read_inode(sb, ino)?;
     if d.is_free() || d.nlink == 0 {
-        pr_err!("directory entry points to free inode {}; run fsck.rsfs\n", ino);
+        errors::inconsistent(sb, format_args!("a directory entry points to free inode {}", ino));
         return Err(crate::kext::error::more::euclean());
     }
     d.check(&sb.info().geometry).map_err(|e| errors::corrupt(sb, "inode", Loc::Inode(ino), e))?;
@@ -148,11 +146,14 @@ pub(crate) fn iget(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<ARef<Inode<Rsfs>>>
     // and the directory be freed while still in use).
     let min_links = if d.kind() == Some(FileKind::Dir) { 2 } else { 1 };
     if d.nlink < min_links || d.nlink > format::MAX_LINKS {
-        pr_err!("inode {} has a bad link count {}; run fsck.rsfs\n", ino, d.nlink);
+        errors::inconsistent(sb, format_args!("inode {} has a bad link count {}", ino, d.nlink));
         return Err(crate::kext::error::more::euclean());
     }
     let kind = kind_of(&d).ok_or_else(|| errors::corrupt(sb, "inode mode", Loc::Inode(ino), format::FormatError::BadMode))?;
     let map = BlockMap::load(sb, ino, &d)?;
+    if blocks_are_metadata(d.mode) {
+        map.check_no_shared_blocks()?.map_err(|e| errors::corrupt(sb, "extents", Loc::Inode(ino), e))?;
+    }
     {
         let mut st = new.inode().data().lock();
         st.map = map;
@@ -254,7 +255,7 @@ pub(crate) fn evict_inode(inode: &Inode<Rsfs>) {
     });
     let r = r.and_then(|()| alloc::free_inode(sb, ino));
     if let Err(e) = r {
-        pr_err!("cannot free inode {}: {:?}; run fsck.rsfs\n", ino, e);
+        errors::inconsistent(sb, format_args!("cannot free inode {}: {:?}", ino, e));
     }
 }
 

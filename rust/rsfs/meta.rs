@@ -89,12 +89,19 @@ fn check_data_block(sb: &SuperBlock<Rsfs>, block: u64) -> Result {
 
 /// Reads inode `ino` from the inode table.
 pub(crate) fn read_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<DiskInode> {
+    with_inode_slot(sb, ino, |slot| {
+        DiskInode::decode(ino, slot).map_err(|e| errors::corrupt(sb, "inode", Loc::Inode(ino), e))
+    })?
+}
+
+/// Calls `f` with inode `ino`'s bytes in the inode table.
+fn with_inode_slot<R>(sb: &SuperBlock<Rsfs>, ino: u64, f: impl FnOnce(&[u8; format::INODE_SIZE]) -> R) -> Result<R> {
     let info = sb.info();
     let (block, offset) = info.geometry.inode_location(ino).map_err(|_| EINVAL)?;
     let _guard = info.itable.lock();
     let buf = read_fixed(sb, block)?;
-    let slot = inode_slot(buf.data(), offset)?;
-    DiskInode::decode(ino, slot).map_err(|e| errors::corrupt(sb, "inode", Loc::Inode(ino), e))
+    let data = buf.data();
+    Ok(f(inode_slot(&data, offset)?))
 }
 
 /// Writes inode `ino` into the inode table; `sync`: and waits for it.
@@ -121,12 +128,7 @@ pub(crate) fn write_inode(sb: &SuperBlock<Rsfs>, ino: u64, inode: &DiskInode, sy
 /// Whether inode `ino`'s slot in the inode table is free (mode 0),
 /// whatever else it holds: the inode bitmap is not trusted to say so.
 pub(crate) fn inode_slot_is_free(sb: &SuperBlock<Rsfs>, ino: u64) -> Result<bool> {
-    let info = sb.info();
-    let (block, offset) = info.geometry.inode_location(ino).map_err(|_| EINVAL)?;
-    let _guard = info.itable.lock();
-    let buf = read_fixed(sb, block)?;
-    let slot = inode_slot(buf.data(), offset)?;
-    Ok(slot[format::ino_off::MODE] == 0 && slot[format::ino_off::MODE + 1] == 0)
+    with_inode_slot(sb, ino, |slot| slot[format::ino_off::MODE] == 0 && slot[format::ino_off::MODE + 1] == 0)
 }
 
 fn inode_slot(block: &Block, offset: usize) -> Result<&[u8; format::INODE_SIZE]> {

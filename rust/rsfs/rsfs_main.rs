@@ -14,12 +14,14 @@
 //! - [`super_block`]: mount options, mount, statfs, sync, unmount.
 //! - [`meta`]: every metadata read and write (one place, for a later log).
 //! - [`errors`]: corruption reports and read-only after a failed write.
+//! - [`recover`]: a mount after an unclean shutdown re-marks what is in use.
 //! - [`alloc`]: block and inode bitmaps.
 //! - [`extents`]: a file's block map in memory and on disk.
 //! - [`inode`]: reading, writing, truncating and evicting inodes.
 //! - [`dir`]: directories and the namespace operations.
 //! - [`file`]: the data path and the block mapper.
-//! - [`writeback`]: `writepages`.
+//! - [`writeback`]: `writepages`; unwritten blocks become written when the
+//!   write completes (`kext::fs::write_end`, [`file::convert_unwritten`]).
 //!
 //! The VFS glue (operation tables, trampolines) is the shared [`kext`]
 //! layer; this crate implements [`kext::fs::FileSystem`] for [`Rsfs`].
@@ -38,6 +40,7 @@ mod extents;
 mod file;
 mod inode;
 mod meta;
+mod recover;
 mod super_block;
 mod writeback;
 
@@ -153,6 +156,7 @@ impl FileSystem for Rsfs {
     }
 
     fn root(sb: &SuperBlock<Self>) -> Result<ARef<Inode<Self>>> {
+        super_block::recover_if_unclean(sb)?;
         inode::iget(sb, format::ROOT_INO)
     }
 
@@ -262,5 +266,9 @@ impl FileSystem for Rsfs {
 
     fn dio_write_end(inode: &Inode<Self>, pos: u64, size: u64, error: Option<Error>, unwritten: bool) -> Result {
         file::dio_write_end(inode, pos, size, error, unwritten)
+    }
+
+    fn convert_unwritten(inode: &Inode<Self>, pos: u64, len: u64) -> Result {
+        file::convert_unwritten(inode, pos, len)
     }
 }

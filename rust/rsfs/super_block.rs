@@ -16,7 +16,10 @@ use crate::{
     errors::{self, ErrorState},
     meta, Rsfs, WritebackMode,
 };
-use core::fmt::Arguments;
+use core::{
+    fmt::Arguments,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{
     c_str,
     error::Error,
@@ -76,6 +79,9 @@ pub(crate) struct FsInfo {
     pub(crate) itable: Mutex<()>,
     /// Failed writes and corruption reports ([`errors`]).
     pub(crate) errors: ErrorState,
+    /// The filesystem was not cleanly unmounted and its bitmaps have not
+    /// been checked against the inodes yet ([`crate::recover`]).
+    pub(crate) unclean: AtomicBool,
 }
 
 fn now() -> u64 {
@@ -98,7 +104,7 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
     }
     let device_blocks = sb.device_bytes() / format::BLOCK_SIZE_U64;
     let buf = meta::read_super_block(sb).map_err(|e| refuse(fc, e, fmt!("cannot read the superblock")))?;
-    let mut s = match Superblock::decode_and_validate(buf.data(), device_blocks) {
+    let mut s = match Superblock::decode_and_validate(&*buf.data(), device_blocks) {
         Ok(s) => s,
         Err(format::FormatError::BadMagic) => {
             return Err(refuse(fc, EINVAL, fmt!("not an rsfs filesystem (bad magic)")));
@@ -113,8 +119,13 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
     if s.has_unknown_ro_compat() && !read_only {
         return Err(refuse(fc, EROFS, fmt!("unknown read-only features; mount read-only")));
     }
-    if s.state != STATE_CLEAN {
-        pr_warn!("mounting a filesystem that was not cleanly unmounted; run fsck.rsfs\n");
+    let unclean = s.state != STATE_CLEAN;
+    if unclean {
+        pr_warn!(
+            "{}: not cleanly unmounted; {}\n",
+            sb.id().to_str().unwrap_or("?"),
+            if read_only { "run fsck.rsfs" } else { "checking the bitmaps against the inodes" }
+        );
     }
     if !read_only {
         s.state = STATE_DIRTY;
@@ -135,7 +146,19 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
         alloc <- new_mutex!(AllocState { sb: s, block_goal, inode_goal: format::ROOT_INO + 1 }),
         itable <- new_mutex!(()),
         errors: ErrorState::new(device_wb_err),
+        unclean: AtomicBool::new(unclean),
     }? Error))
+}
+
+/// Before the filesystem is first written after an unclean shutdown: the
+/// bitmaps get every block and inode in use ([`crate::recover`]).
+pub(crate) fn recover_if_unclean(sb: &SuperBlock<Rsfs>) -> Result {
+    if sb.raw().is_read_only() || !sb.info().unclean.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    crate::recover::claim_used(sb)?;
+    sb.info().unclean.store(false, Ordering::Release);
+    Ok(())
 }
 
 /// `mount -o remount`: switching to read-only marks the filesystem clean
@@ -154,6 +177,12 @@ pub(crate) fn reconfigure(sb: &SuperBlock<Rsfs>, opts: &Options, read_only: bool
         write_state(sb, true, true)?;
         sb.raw().flush_device()?;
     } else if !read_only && was_read_only {
+        if sb.info().unclean.load(Ordering::Acquire) {
+            // Still read-only while the walk runs: the VFS flips the flag
+            // only after we return.
+            crate::recover::claim_used(sb)?;
+            sb.info().unclean.store(false, Ordering::Release);
+        }
         write_state(sb, false, true)?;
     }
     Ok(())
@@ -204,12 +233,18 @@ fn write_state(sb: &SuperBlock<Rsfs>, clean: bool, sync: bool) -> Result {
 }
 
 /// `sync_fs`: the superblock, then (if waiting) every dirty metadata
-/// buffer and a device cache flush. Data was written before this is called.
+/// buffer and a device cache flush. Data was written before this is called
+/// (with `s_umount` held).
 pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
     if sb.raw().is_read_only() {
         return Ok(());
     }
     errors::check_device_writes(sb)?;
+    if wait {
+        // Inodes whose unwritten blocks became written while the VFS
+        // waited for their data (`file::convert_unwritten`).
+        sb.raw().write_dirty_inodes();
+    }
     write_state(sb, false, false)?;
     if wait {
         meta::sync_all(sb)?;

@@ -9,14 +9,19 @@
 //! 1. end of file: skip a folio wholly past `i_size` (a truncate is
 //!    running), zero the part of a straddling folio past it;
 //! 2. `folio_start_writeback()`;
-//! 3. map its block ([`file::map_for_writeback`], which also turns an
-//!    unwritten block written), reusing the previous mapping while it
-//!    covers the folio and no blocks have left the file since;
-//! 4. add it to the current bio if it continues it on disk, otherwise
-//!    submit that bio and start a new one.
+//! 3. map its block ([`file::map_for_writeback`]), reusing the previous
+//!    mapping while it covers the folio and no blocks have left the file
+//!    since;
+//! 4. add it to the current bio if it continues it on disk and in the
+//!    file, into blocks in the same state (written or unwritten);
+//!    otherwise submit that bio and start a new one.
 //!
 //! Each bio's completion ends writeback of its folios and records errors
-//! on the file (`mapping_set_error`), in `kext::fs::writeback`.
+//! on the file (`mapping_set_error`), in `kext::fs::writeback`. A bio into
+//! unwritten blocks ends later, in `kext::fs::write_end`: once its data is
+//! durable, [`file::convert_unwritten`] makes the blocks written, and only
+//! then does the folios' writeback end. A failed write leaves them
+//! unwritten: the file reads zeros there, never the blocks' old contents.
 //!
 //! `writeback=iomap` calls the kernel's `iomap_writepages()` instead, with
 //! the same mapper as `map_blocks`: a comparator for ours.
@@ -25,8 +30,8 @@ use crate::{
     file,
     kext::fs::{
         inode::Inode,
-        iomap::{self, IoMapping},
-        writeback::{LockedFolio, Mapping, WriteBio, WritebackControl, WritebackIter},
+        iomap::{self, IoMapping, MapKind},
+        writeback::{Blocks, LockedFolio, Mapping, WriteBio, WritebackControl, WritebackIter},
     },
     Rsfs, WritebackMode,
 };
@@ -66,19 +71,24 @@ impl<'a> FolioWriter<'a> {
         Self { inode, bio: None, cached: None }
     }
 
-    /// The device byte address for file bytes `pos .. pos + len`.
-    fn map(&mut self, pos: u64, len: u64) -> Result<u64> {
+    /// The device byte address for file bytes `pos .. pos + len`, and the
+    /// state of the blocks there. (A cached mapping may say unwritten after
+    /// a completion converted the blocks: converting again is a no-op.)
+    fn map(&mut self, pos: u64, len: u64) -> Result<(u64, Blocks)> {
         let seq = self.inode.data().map_seq.load(Ordering::Acquire);
-        if let Some((m, at)) = self.cached {
-            if at == seq && pos >= m.offset && pos + len <= m.offset + m.length {
-                if let Some(addr) = m.disk_addr(pos) {
-                    return Ok(addr);
-                }
+        let cached = match self.cached {
+            Some((m, at)) if at == seq && pos >= m.offset && pos + len <= m.offset + m.length => m,
+            _ => {
+                let m = file::map_for_writeback(self.inode, pos, len)?;
+                self.cached = Some((m, seq));
+                m
             }
-        }
-        let m = file::map_for_writeback(self.inode, pos, len)?;
-        self.cached = Some((m, seq));
-        m.disk_addr(pos).ok_or(EIO)
+        };
+        let blocks = match cached.kind {
+            MapKind::Unwritten(_) => Blocks::Unwritten,
+            _ => Blocks::Written,
+        };
+        Ok((cached.disk_addr(pos).ok_or(EIO)?, blocks))
     }
 
     /// The single-folio writer.
@@ -94,22 +104,22 @@ impl<'a> FolioWriter<'a> {
         }
         let folio = folio.start_writeback();
         let len = folio.size();
-        let disk = match self.map(pos, len) {
-            Ok(disk) => disk,
+        let (disk, blocks) = match self.map(pos, len) {
+            Ok(m) => m,
             Err(e) => {
                 folio.fail(e);
                 return Err(e);
             }
         };
         let folio = match self.bio.as_mut() {
-            Some(bio) => match bio.try_add(disk, folio) {
+            Some(bio) => match bio.try_add(disk, blocks, folio) {
                 Ok(()) => return Ok(()),
                 Err(folio) => folio,
             },
             None => folio,
         };
         self.submit();
-        self.bio = Some(WriteBio::start(self.inode.sb().raw(), disk, folio, WriteBio::MAX_FOLIOS, wbc)?);
+        self.bio = Some(WriteBio::start(self.inode.sb().raw(), disk, blocks, folio, WriteBio::MAX_FOLIOS, wbc)?);
         Ok(())
     }
 

@@ -66,12 +66,13 @@ rsfs_loaded_mode() { read_sysfs /sys/module/rsfs/parameters/writeback; echo "$RE
 RSFS_CFS=$RSNULL_CFS/rsfs
 
 # rsfs_dev_ready: the suites' disk exists, powered, with no faults armed
-# (made anew if not).
+# and no volatile cache (made anew if not).
 rsfs_dev_ready() {
-    local power bad
+    local power bad cache
     read_sysfs "$RSFS_CFS/power"; power=$REPLY
     read_sysfs "$RSFS_CFS/badblocks"; bad=$REPLY
-    if [ "$power" = 1 ] && [ -z "$bad" ] && [ -b "$RSFS_DEV" ]; then
+    read_sysfs "$RSFS_CFS/cache_size"; cache=$REPLY
+    if [ "$power" = 1 ] && [ -z "$bad" ] && [ "$cache" = 0 ] && [ -b "$RSFS_DEV" ]; then
         return 0
     fi
     rsfs_umount

@@ -9,13 +9,17 @@
 //! durable when the buffer is written back: by the flusher, by
 //! [`Buffer::sync`], or by `sync_blockdev()` at `sync_fs` time.
 //!
-//! The buffer cache does not serialise users of a block's bytes. Callers
-//! hold the filesystem lock that covers the block (see each caller) while
-//! they look at or change its contents.
+//! Two `Buffer`s of one block share its bytes, and the block layer reads
+//! them while writing the buffer back. So the bytes are only reached under
+//! the buffer lock: [`Buffer::data`] returns a guard holding it,
+//! [`Buffer::modify`] holds it around its closure. Readers and writers of
+//! a block never alias, in Rust's sense, and a write in flight never sees
+//! half a change. A task must not hold a block's bytes twice at once
+//! (through two `Buffer`s of it): the second lock would wait forever.
 
 use super::sb::RawSuperBlock;
 use crate::kext::bindings;
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 use kernel::error::{code, Result};
 
 /// Size of the blocks the filesystem asked for in `sb_set_blocksize`.
@@ -72,9 +76,11 @@ impl Buffer {
         let bh = NonNull::new(bh).ok_or(code::ENOMEM)?;
         let buf = Buffer { bh };
         // SAFETY: we hold a reference; the lock keeps a concurrent read of
-        // the same block from overwriting our zeroes.
+        // the same block from overwriting our zeroes. New contents were
+        // never checked: whatever mark the block's last use left goes.
         unsafe {
             bindings::kext_lock_buffer(bh.as_ptr());
+            bindings::kext_set_buffer_verified(bh.as_ptr(), false);
             core::ptr::write_bytes((*bh.as_ptr()).b_data.cast::<u8>(), 0, BLOCK_SIZE);
             bindings::kext_set_buffer_uptodate(bh.as_ptr());
             bindings::unlock_buffer(bh.as_ptr());
@@ -109,12 +115,13 @@ impl Buffer {
         unsafe { bindings::kext_set_buffer_verified(self.bh.as_ptr(), verified) };
     }
 
-    /// The block's bytes.
-    pub fn data(&self) -> &[u8; BLOCK_SIZE] {
-        // SAFETY: an up-to-date buffer of our block size has `BLOCK_SIZE`
-        // bytes at `b_data` for as long as we hold the reference; callers
-        // hold the lock that keeps writers out (module doc).
-        unsafe { &*(*self.bh.as_ptr()).b_data.cast::<[u8; BLOCK_SIZE]>() }
+    /// The block's bytes, under the buffer lock until the guard goes
+    /// (waits for a write of the buffer in flight).
+    pub fn data(&self) -> BufferData<'_> {
+        // SAFETY: we hold a reference; the guard unlocks.
+        unsafe { bindings::kext_lock_buffer(self.bh.as_ptr()) };
+        // INVARIANT: locked above, for the guard's life.
+        BufferData { bh: self.bh, _p: PhantomData }
     }
 
     /// Changes the block's bytes with `f` and marks the buffer dirty.
@@ -131,8 +138,14 @@ impl Buffer {
         // these bytes, `&mut self` other users of this reference, and the
         // buffer lock the block layer writing them.
         let r = f(unsafe { &mut *(*bh).b_data.cast::<[u8; BLOCK_SIZE]>() });
-        // SAFETY: we hold a reference to an up-to-date buffer, and its lock.
+        // SAFETY: we hold a reference and the lock. The buffer was up to
+        // date when we got it; only a failed write since has cleared that,
+        // and the bytes in memory are the newest: up to date again (as in
+        // `read`), so that it can be dirtied and written once more.
         unsafe {
+            if !bindings::kext_buffer_uptodate(bh) {
+                bindings::kext_set_buffer_uptodate(bh);
+            }
             bindings::mark_buffer_dirty(bh);
             bindings::unlock_buffer(bh);
         }
@@ -144,6 +157,37 @@ impl Buffer {
         // SAFETY: we hold a reference to the buffer.
         let ret = unsafe { bindings::sync_dirty_buffer(self.bh.as_ptr()) };
         crate::kext::error::from_ret(ret)
+    }
+}
+
+/// A block's bytes, read under its buffer lock (from [`Buffer::data`]).
+///
+/// # Invariants
+///
+/// The guard holds the buffer lock of an up-to-date buffer whose
+/// [`Buffer`] outlives it.
+#[must_use = "the buffer lock is released when the guard is dropped"]
+pub struct BufferData<'a> {
+    bh: NonNull<bindings::buffer_head>,
+    _p: PhantomData<&'a Buffer>,
+}
+
+impl Deref for BufferData<'_> {
+    type Target = [u8; BLOCK_SIZE];
+
+    fn deref(&self) -> &[u8; BLOCK_SIZE] {
+        // SAFETY: an up-to-date buffer of our block size has `BLOCK_SIZE`
+        // bytes at `b_data` while its `Buffer` holds a reference; every
+        // writer of them (`modify`, the block layer's writeback) holds the
+        // buffer lock, which this guard holds (type invariant).
+        unsafe { &*(*self.bh.as_ptr()).b_data.cast::<[u8; BLOCK_SIZE]>() }
+    }
+}
+
+impl Drop for BufferData<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the lock (type invariant).
+        unsafe { bindings::unlock_buffer(self.bh.as_ptr()) };
     }
 }
 

@@ -152,7 +152,7 @@ impl<T: FileSystem> Tables<T> {
         bindings::iomap_ops { iomap_begin: Some(iomap_begin::<T>), iomap_end: Some(iomap_end::<T>) };
     const WRITEBACK_OPS: bindings::iomap_writeback_ops = bindings::iomap_writeback_ops {
         map_blocks: Some(map_blocks::<T>),
-        prepare_ioend: None,
+        prepare_ioend: Some(prepare_ioend),
         discard_folio: None,
     };
     const DIO_WRITE_OPS: bindings::iomap_dio_ops =
@@ -213,6 +213,22 @@ unsafe extern "C" fn map_blocks<T: FileSystem>(
         }
         Err(e) => e.to_errno(),
     }
+}
+
+/// Before iomap submits an ioend: one that writes unwritten blocks ends
+/// in [`super::write_end`] (conversion, then the folios' writeback), as
+/// xfs's `xfs_prepare_ioend` arranges.
+unsafe extern "C" fn prepare_ioend(ioend: *mut bindings::iomap_ioend, status: c_int) -> c_int {
+    // SAFETY: iomap passes its ioend before submitting it; its inode is one
+    // of ours (a registered type's).
+    unsafe {
+        if status == 0 && u32::from((*ioend).io_type) == bindings::IOMAP_UNWRITTEN {
+            let bio = &mut (*ioend).io_bio;
+            bio.bi_end_io = Some(super::write_end::ioend_bio_end_io);
+            bio.bi_private = super::write_end::queue_of((*(*ioend).io_inode).i_sb).cast();
+        }
+    }
+    status
 }
 
 unsafe extern "C" fn dio_write_end_io<T: FileSystem>(

@@ -17,6 +17,7 @@
 //! - [`file`]: `kiocb`, `iov_iter`, open files and page faults.
 //! - [`iomap`]: the block-mapping contract and the iomap library calls.
 //! - [`writeback`]: `writeback_iter()`, locked folios and write bios.
+//! - [`write_end`]: where writes to unwritten blocks complete.
 
 pub mod buffer;
 pub mod file;
@@ -24,6 +25,7 @@ pub mod inode;
 pub mod iomap;
 pub mod sb;
 pub mod vtable;
+pub mod write_end;
 pub mod writeback;
 
 use crate::kext::bindings;
@@ -213,6 +215,14 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
 
     /// A direct write of `size` bytes at `pos` completed (process context).
     fn dio_write_end(inode: &Inode<Self>, pos: u64, size: u64, error: Option<Error>, unwritten: bool) -> Result;
+
+    /// Writeback wrote file bytes `pos..pos + len` into unwritten blocks
+    /// and the data is durable (the write completed, the device cache was
+    /// flushed): make those blocks written. Process context; the folios
+    /// are still under writeback, so the inode and its blocks stay put.
+    /// An error is recorded on the file (`fsync` reports it) and the blocks
+    /// stay unwritten (they read as zeros). See [`write_end`].
+    fn convert_unwritten(inode: &Inode<Self>, pos: u64, len: u64) -> Result;
 }
 
 /// A mount's `fs_context`, for error messages.
@@ -292,9 +302,30 @@ impl DirEmitter<'_> {
     }
 }
 
+/// What a [`Registration`] keeps at a fixed address: the type the VFS
+/// knows, and the queue where its writes to unwritten blocks complete.
+/// `fs_type` comes first, so a super block's `s_type` leads here.
+#[repr(C)]
+pub(crate) struct RegisteredType {
+    fs_type: bindings::file_system_type,
+    write_end: write_end::Queue,
+}
+
+impl RegisteredType {
+    /// The write-end queue of the type `fs_type` is part of.
+    ///
+    /// # Safety
+    ///
+    /// `fs_type` is the `fs_type` field of a live `RegisteredType`.
+    pub(crate) unsafe fn write_end_queue(fs_type: *mut bindings::file_system_type) -> *mut write_end::Queue {
+        // SAFETY: `fs_type` is the first field of a `repr(C)` struct.
+        unsafe { core::ptr::addr_of_mut!((*fs_type.cast::<RegisteredType>()).write_end) }
+    }
+}
+
 /// A registered filesystem type; unregistered on drop.
 pub struct Registration<T: FileSystem> {
-    fs_type: KBox<bindings::file_system_type>,
+    registered: KBox<RegisteredType>,
     _p: PhantomData<T>,
 }
 
@@ -306,7 +337,17 @@ unsafe impl<T: FileSystem> Sync for Registration<T> {}
 impl<T: FileSystem> Registration<T> {
     /// Registers `T` as filesystem type `T::NAME`.
     pub fn new(module: &'static ThisModule) -> Result<Self> {
-        let mut fs_type = KBox::new(bindings::file_system_type::default(), kernel::alloc::flags::GFP_KERNEL)?;
+        let mut registered = KBox::new(
+            RegisteredType {
+                fs_type: bindings::file_system_type::default(),
+                write_end: bindings::kext_write_end_queue::default(),
+            },
+            kernel::alloc::flags::GFP_KERNEL,
+        )?;
+        // SAFETY: the queue lives in the box, at a fixed address, until
+        // `Drop` destroys it.
+        unsafe { write_end::init::<T>(&mut registered.write_end, T::NAME)? };
+        let fs_type = &mut registered.fs_type;
         fs_type.name = T::NAME.as_char_ptr();
         fs_type.fs_flags = bindings::KEXT_FS_REQUIRES_DEV as i32;
         fs_type.init_fs_context = Some(vtable::init_fs_context::<T>);
@@ -314,25 +355,31 @@ impl<T: FileSystem> Registration<T> {
         fs_type.owner = module.as_ptr().cast();
         // SAFETY: the keys live in the box, at a fixed address, until `Drop`
         // unregisters them after the filesystem type.
-        unsafe { bindings::kext_fs_type_keys(&mut *fs_type, true) };
+        unsafe { bindings::kext_fs_type_keys(fs_type, true) };
         // SAFETY: `fs_type` is fully set up and stays at this address until
         // `Drop` unregisters it.
-        if let Err(e) = crate::kext::error::from_ret(unsafe { bindings::register_filesystem(&mut *fs_type) }) {
-            // SAFETY: registered above; nothing used them.
-            unsafe { bindings::kext_fs_type_keys(&mut *fs_type, false) };
+        if let Err(e) = crate::kext::error::from_ret(unsafe { bindings::register_filesystem(fs_type) }) {
+            // SAFETY: set up above; nothing used them.
+            unsafe {
+                bindings::kext_fs_type_keys(&mut registered.fs_type, false);
+                write_end::destroy(&mut registered.write_end);
+            }
             return Err(e);
         }
-        Ok(Self { fs_type, _p: PhantomData })
+        Ok(Self { registered, _p: PhantomData })
     }
 }
 
 impl<T: FileSystem> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: registered in `new`. The module cannot unload while a
-        // super block of this type exists (each holds a module reference).
+        // super block of this type exists (each holds a module reference),
+        // so no bio can be queued any more; `destroy` waits for the work
+        // item still finishing the last ones.
         unsafe {
-            bindings::unregister_filesystem(&mut *self.fs_type);
-            bindings::kext_fs_type_keys(&mut *self.fs_type, false);
+            bindings::unregister_filesystem(&mut self.registered.fs_type);
+            write_end::destroy(&mut self.registered.write_end);
+            bindings::kext_fs_type_keys(&mut self.registered.fs_type, false);
         }
         // Inodes are freed by RCU callbacks (`free_inode`) that run module
         // code: an unmount just before `rmmod` may still have some queued.

@@ -78,6 +78,16 @@ impl RawSuperBlock {
         from_ret(unsafe { bindings::kext_bdev_wb_err_check(self.as_ptr(), since) })
     }
 
+    /// Writes every dirty inode of the filesystem, data then metadata, and
+    /// waits for them (`sync_inodes_sb`). The VFS does this before
+    /// `sync_fs(wait)`, but metadata an I/O completion dirtied while it
+    /// waited (unwritten blocks made written) is written only by a second
+    /// pass. Call with `s_umount` held (as in `sync_fs`).
+    pub fn write_dirty_inodes(&self) {
+        // SAFETY: a live super block; the caller holds `s_umount`.
+        unsafe { bindings::sync_inodes_sb(self.as_ptr()) };
+    }
+
     /// Writes every dirty buffer of the device and waits for them.
     pub fn sync_device(&self) -> Result {
         // SAFETY: `s_bdev` is live while the super block is.

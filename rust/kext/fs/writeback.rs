@@ -27,8 +27,10 @@
 //! `folio_start_writeback()`, or skipped because it lies past end of file,
 //! or dropped: then it is dirtied again, because `writeback_iter()` cleared
 //! its dirty bit and its data is not on disk. A [`WritebackFolio`] either
-//! joins a [`WriteBio`] — whose completion ends its writeback — or is failed
-//! (the error goes to the file, for `fsync`).
+//! joins a [`WriteBio`] — whose completion ends its writeback (for
+//! [`Blocks::Unwritten`], only after the blocks were made written:
+//! [`super::write_end`]) — or is failed (the error goes to the file, for
+//! `fsync`).
 
 use super::{inode::Inode, sb::RawSuperBlock, FileSystem};
 use crate::kext::bindings;
@@ -286,10 +288,26 @@ fn end_one(folio: *mut bindings::folio, err: c_int, locked: bool) {
     }
 }
 
-/// A write bio being filled with folios contiguous on disk.
+/// What the blocks a write bio goes to hold until it completes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Blocks {
+    /// Written blocks: the bio overwrites file data.
+    Written,
+    /// Unwritten blocks (they read as zeros): when the bio completed, the
+    /// data is made durable and [`FileSystem::convert_unwritten`] turns
+    /// them written, before the folios' writeback ends (see
+    /// [`super::write_end`]).
+    Unwritten,
+}
+
+/// A write bio being filled with folios contiguous on disk and in the
+/// file, all going to blocks in one [`Blocks`] state.
 pub struct WriteBio {
     bio: NonNull<bindings::bio>,
     next_sector: u64,
+    /// File offset the next folio must start at.
+    next_pos: u64,
+    blocks: Blocks,
     remaining_vecs: u32,
 }
 
@@ -301,23 +319,24 @@ impl WriteBio {
     pub const MAX_FOLIOS: u32 = bindings::KEXT_BIO_MAX_VECS;
 
     /// A write bio to the filesystem's device holding `folio`, which goes
-    /// to device byte `disk_pos`; room for up to `max_folios` folios. On
-    /// failure the folio is failed with the error.
+    /// to device byte `disk_pos`, into `blocks`; room for up to
+    /// `max_folios` folios. On failure the folio is failed with the error.
     pub fn start<T: FileSystem>(
         sb: &RawSuperBlock,
         disk_pos: u64,
+        blocks: Blocks,
         folio: WritebackFolio<T>,
         max_folios: u32,
         wbc: &mut WritebackControl,
     ) -> Result<WriteBio> {
-        let mut bio = match Self::alloc(sb, disk_pos, max_folios, wbc) {
+        let mut bio = match Self::alloc(sb, disk_pos, folio.pos(), blocks, max_folios, wbc) {
             Ok(bio) => bio,
             Err(e) => {
                 folio.fail(e);
                 return Err(e);
             }
         };
-        match bio.try_add(disk_pos, folio) {
+        match bio.try_add(disk_pos, blocks, folio) {
             Ok(()) => Ok(bio),
             Err(folio) => {
                 // Cannot happen with an empty bio; keep the folio safe anyway.
@@ -328,7 +347,14 @@ impl WriteBio {
         }
     }
 
-    fn alloc(sb: &RawSuperBlock, disk_pos: u64, max_folios: u32, wbc: &mut WritebackControl) -> Result<WriteBio> {
+    fn alloc(
+        sb: &RawSuperBlock,
+        disk_pos: u64,
+        file_pos: u64,
+        blocks: Blocks,
+        max_folios: u32,
+        wbc: &mut WritebackControl,
+    ) -> Result<WriteBio> {
         let nr = max_folios.clamp(1, Self::MAX_FOLIOS);
         let opf = wbc.write_opf();
         // SAFETY: live super block; `fs_bio_set` is the kernel's shared
@@ -345,25 +371,38 @@ impl WriteBio {
         };
         let bio = NonNull::new(bio).ok_or(code::ENOMEM)?;
         let sector = disk_pos >> 9;
-        // SAFETY: a new bio that we own.
+        // SAFETY: a new bio that we own; the super block's type is one of
+        // ours (a `Registration`), whose queue outlives the bio.
         unsafe {
             (*bio.as_ptr()).bi_iter.bi_sector = sector;
-            (*bio.as_ptr()).bi_end_io = Some(write_end_io);
+            match blocks {
+                Blocks::Written => (*bio.as_ptr()).bi_end_io = Some(write_end_io),
+                Blocks::Unwritten => {
+                    (*bio.as_ptr()).bi_end_io = Some(super::write_end::folio_bio_end_io);
+                    (*bio.as_ptr()).bi_private = super::write_end::queue_of(sb.as_ptr()).cast();
+                }
+            }
             bindings::kext_wbc_init_bio(wbc.as_ptr(), bio.as_ptr());
         }
-        Ok(WriteBio { bio, next_sector: sector, remaining_vecs: nr })
+        Ok(WriteBio { bio, next_sector: sector, next_pos: file_pos, blocks, remaining_vecs: nr })
     }
 
-    /// Adds the whole folio, which goes to device byte `disk_pos`, if that
-    /// continues the bio and the bio has room. On success the folio is
+    /// Adds the whole folio, which goes to device byte `disk_pos` into
+    /// `blocks`, if that continues the bio on disk and in the file, in the
+    /// same block state, and the bio has room. On success the folio is
     /// unlocked and its writeback ends when the bio completes; otherwise
     /// the folio is given back.
     pub fn try_add<T: FileSystem>(
         &mut self,
         disk_pos: u64,
+        blocks: Blocks,
         folio: WritebackFolio<T>,
     ) -> core::result::Result<(), WritebackFolio<T>> {
-        if self.remaining_vecs == 0 || disk_pos >> 9 != self.next_sector {
+        if self.remaining_vecs == 0
+            || disk_pos >> 9 != self.next_sector
+            || folio.pos() != self.next_pos
+            || blocks != self.blocks
+        {
             return Err(folio);
         }
         let size = folio.size();
@@ -375,8 +414,9 @@ impl WriteBio {
         }
         self.remaining_vecs -= 1;
         self.next_sector += size >> 9;
+        self.next_pos += size;
         let folio = ManuallyDrop::new(folio);
-        // SAFETY: the folio is in the bio now; `write_end_io` ends its
+        // SAFETY: the folio is in the bio now; its completion ends its
         // writeback. It stays locked only while we map and add it.
         unsafe { bindings::folio_unlock(folio.folio.as_ptr()) };
         Ok(())
@@ -396,13 +436,28 @@ impl Drop for WriteBio {
     }
 }
 
-/// `bi_end_io` of write bios: ends writeback of every folio in the bio and
-/// records an I/O error on the files (`mapping_set_error`).
+/// `bi_end_io` of write bios to written blocks: ends writeback of every
+/// folio in the bio and records an I/O error on the files.
 unsafe extern "C" fn write_end_io(bio: *mut bindings::bio) {
     // SAFETY: the block layer completes our bio once; we own it here.
     unsafe {
         let err = bindings::blk_status_to_errno((*bio).bi_status);
-        if err < 0 {
+        end_bio(bio, err);
+    }
+}
+
+/// Ends writeback of every folio of a completed bio of ours, recording
+/// `err` (negative) on their files, and frees the bio.
+///
+/// # Safety
+///
+/// `bio` is a completed [`WriteBio`] we own; its folios are under
+/// writeback, unlocked.
+pub(crate) unsafe fn end_bio(bio: *mut bindings::bio, err: c_int) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        // Ratelimited: a disk that died under writeback fails every bio.
+        if err < 0 && bindings::kext_printk_ratelimit() {
             let folios = (*bio).bi_vcnt;
             kernel::pr_err!("write error {} on a bio of {} folio(s)\n", err, folios);
         }
@@ -413,5 +468,28 @@ unsafe extern "C" fn write_end_io(bio: *mut bindings::bio) {
             folio = bindings::kext_bio_next_folio(bio, &mut fi);
         }
         bindings::bio_put(bio);
+    }
+}
+
+/// The file and the byte range a completed bio of ours wrote: its folios
+/// are contiguous in one file ([`WriteBio::try_add`]).
+///
+/// # Safety
+///
+/// `bio` is a completed [`WriteBio`]; its folios are under writeback.
+pub(crate) unsafe fn bio_file_range(bio: *mut bindings::bio) -> (*mut bindings::inode, u64, u64) {
+    let mut fi = bindings::folio_iter::default();
+    // SAFETY: as the caller promises: a non-empty bio whose folios (under
+    // writeback) keep their mapping and its host.
+    unsafe {
+        let mut folio = bindings::kext_bio_first_folio(bio, &mut fi);
+        let inode = (*(*folio).__bindgen_anon_1.__bindgen_anon_1.mapping).host;
+        let pos = bindings::kext_folio_pos(folio) as u64;
+        let mut len = 0;
+        while !folio.is_null() {
+            len += bindings::kext_folio_size(folio) as u64;
+            folio = bindings::kext_bio_next_folio(bio, &mut fi);
+        }
+        (inode, pos, len)
     }
 }

@@ -122,6 +122,9 @@ pub enum FormatError {
     ExtentOrder,
     /// An extent overflow block's header is invalid (count too large).
     BadExtentBlock,
+    /// Two extents of one inode, or an extent and an overflow block, share
+    /// a disk block.
+    SharedBlocks,
     /// A block's owner inode is not the inode that points to it.
     BadOwner,
     /// A symlink's target is empty, too long, or contains a NUL byte.
@@ -170,6 +173,7 @@ impl FormatError {
             FormatError::BadExtentCount => "invalid extent count",
             FormatError::BadExtent => "invalid extent",
             FormatError::ExtentOrder => "extents unsorted or overlapping",
+            FormatError::SharedBlocks => "a disk block is mapped twice",
             FormatError::BadExtentBlock => "invalid extent block header",
             FormatError::BadOwner => "block owned by another inode",
             FormatError::BadSymlink => "invalid symlink target",

@@ -37,10 +37,11 @@ Data (OFFSET, LEN, BYTES take K and M suffixes; SEED is a number or zero):
          [OFFSET LEN SEED]...
                     write pattern SEED at OFFSET, range after range (--mmap extends
                     the file if needed); the sync flags apply once, after the last
-  verify [--direct] [--mmap] [--size BYTES] FILE OFFSET LEN SEED [OFFSET LEN SEED]...
+  verify [--direct] [--mmap] [--or-zeros] [--size BYTES] FILE OFFSET LEN SEED [OFFSET LEN SEED]...
                     each range holds its pattern SEED (zero: zeros), and the file has
                     BYTES bytes if given; prints the first mismatch. (One process for
-                    many checks: an exec is dear in the debug-kernel VM.)
+                    many checks: an exec is dear in the debug-kernel VM.) --or-zeros:
+                    a 4 KiB block of zeros passes too (data a power cut lost)
   fill [--direct] [--chunk BYTES] [--no-fsync] FILE SEED
                     write the pattern until the filesystem is full, then fsync; prints
                     written=N errno=E fsync=ok|E; exits 0 only for ENOSPC and a good fsync
@@ -434,7 +435,7 @@ fn mmap_write(f: &File, path: &str, offset: u64, len: usize, pat: Pattern, msync
 
 fn cmd_verify(rest: &[String]) {
     let a = Args::parse(rest, &["--size"]);
-    let p = a.expect(&["--direct", "--mmap"], 1, usize::MAX);
+    let p = a.expect(&["--direct", "--mmap", "--or-zeros"], 1, usize::MAX);
     let (path, ranges) = (&p[0], &p[1..]);
     if ranges.len() % 3 != 0 || (ranges.is_empty() && a.value("--size").is_none()) {
         usage("verify: FILE, then --size or OFFSET LEN SEED triples");
@@ -450,7 +451,7 @@ fn cmd_verify(rest: &[String]) {
             die(&format!("{path}: size {fsize}, expected {want}"));
         }
     }
-    let file = Verified { f: &f, path, fsize, direct, mmap: a.has("--mmap") };
+    let file = Verified { f: &f, path, fsize, direct, mmap: a.has("--mmap"), or_zeros: a.has("--or-zeros") };
     for r in ranges.chunks_exact(3) {
         file.check(size(&r[0]), size(&r[1]) as usize, seed(&r[2]));
     }
@@ -463,16 +464,38 @@ struct Verified<'a> {
     fsize: u64,
     direct: bool,
     mmap: bool,
+    /// A whole 4 KiB block of zeros passes too (a block whose data a
+    /// power cut lost must read as zeros, never as anything else).
+    or_zeros: bool,
 }
 
 impl Verified<'_> {
     /// One range: `len` bytes at `offset` hold `pat`; dies at the first mismatch.
     fn check(&self, offset: u64, len: usize, pat: Pattern) {
-        let Verified { f, path, fsize, direct, mmap } = *self;
+        let Verified { f, path, fsize, direct, mmap, or_zeros } = *self;
         if offset + len as u64 > fsize {
             die(&format!("{path}: {fsize} bytes, shorter than {offset}+{len}"));
         }
         let report = |at: u64, got: &[u8]| {
+            let mut i = 0;
+            while or_zeros && i < got.len() {
+                let end = ((at + i as u64) / 4096 + 1) * 4096;
+                let n = ((end - at) as usize).min(got.len()) - i;
+                if got[i..i + n].iter().any(|&b| b != 0) {
+                    if let Some((j, k)) = pat.compare(at + i as u64, &got[i..i + n]) {
+                        let mut want = [0u8; 1];
+                        pat.fill(at + (i + j) as u64, &mut want);
+                        die(&format!(
+                            "{path}: block at {} is neither zeros nor its pattern: {k} bytes differ, first at {}: got {:#04x}, expected {:#04x}",
+                            at + i as u64, at + (i + j) as u64, got[i + j], want[0]
+                        ));
+                    }
+                }
+                i += n;
+            }
+            if or_zeros {
+                return;
+            }
             if let Some((i, n)) = pat.compare(at, got) {
                 let mut want = [0u8; 1];
                 pat.fill(at + i as u64, &mut want);
@@ -608,6 +631,8 @@ fn cmd_sb_info(rest: &[String]) {
         ("journal_blocks", g.journal_blocks),
         ("inode_count", g.inode_count),
         ("allocatable_inodes", g.allocatable_inodes()),
+        ("block_bitmap_start", g.block_bitmap_start),
+        ("inode_bitmap_start", g.inode_bitmap_start),
         ("inode_table_start", g.inode_table_start),
         ("inode_table_blocks", g.inode_table_blocks),
         ("free_blocks", sb.free_blocks),
