@@ -47,20 +47,25 @@ fi
 # TCG guest runs on about one host core, so the default run splits the
 # suites over two VMs that run side by side (RSFS_TEST_VMS=1: one VM).
 groups=()
+split_images=""
 if [ $# -gt 0 ]; then
     g=""
     for s in "$@"; do g+="$(realpath "$s") "; done
     groups=("$g")
 elif [ "${RSFS_TEST_VMS:-2}" -ge 2 ]; then
+    # Each VM runs half of the crafted images (RSFS_IMAGES_SHARE).
     groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space images)"
-            "$RSFS_TOP/tests/rsnull/powercut-xfs.sh $(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data faults)")
+            "$RSFS_TOP/tests/rsnull/powercut-xfs.sh $(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data faults images)")
+    split_images=1
 else
     groups=("")    # guest-run.sh's default: every suite
 fi
 
-# run_vm DIR SUITES...: one VM running the suites; results in DIR.
+# run_vm INDEX DIR SUITES...: VM number INDEX running the suites; results
+# in DIR.
 run_vm() {
-    local dir=$1; shift
+    local index=$1 dir=$2 share=""; shift 2
+    [ -z "$split_images" ] || share="$index/${#groups[@]}"
     mkdir -p "$dir"
     # A whole run's VMs took 26-30 minutes on an idle 2-core machine and
     # about twice that on one with 20% steal time. The limit leaves room
@@ -70,7 +75,7 @@ run_vm() {
     scripts/vm.sh --kdir "$KDIR" --rwdir "$dir" --timeout "${RSFS_TEST_TIMEOUT:-4500}" -- \
         env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" RSFS_TEST_TRACE="${RSFS_TEST_TRACE:-}" \
         RSFS_EVERY_MODE="${RSFS_EVERY_MODE:-}" RSNULL_POWERCUTS="${RSNULL_POWERCUTS:-}" \
-        RSFS_IMAGES="${RSFS_IMAGES:-}" RSFS_IMAGES_SEED="${RSFS_IMAGES_SEED:-}" \
+        RSFS_IMAGES="${RSFS_IMAGES:-}" RSFS_IMAGES_SEED="${RSFS_IMAGES_SEED:-}" RSFS_IMAGES_SHARE="$share" \
         "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
     echo $? >"$dir/vm.rc"
 }
@@ -78,7 +83,7 @@ run_vm() {
 log "booting ${#groups[@]} VM(s); results in $out"
 for i in "${!groups[@]}"; do
     # shellcheck disable=SC2086 # a group is a space-separated list of paths
-    run_vm "$out/vm$i" ${groups[$i]} &
+    run_vm "$i" "$out/vm$i" ${groups[$i]} &
     sleep 5    # stagger the boots
 done
 wait

@@ -22,6 +22,9 @@
 #   RSFS_IMAGES=N         images per writeback mode (default 200, in
 #                         batches of 10: one test each)
 #   RSFS_IMAGES_SEED=S    first seed (default 1); seeds S .. S+N-1
+#   RSFS_IMAGES_SHARE=I/N this VM runs the I-th (from 0) of N equal parts
+#                         of the seeds (tests/run.sh splits them over its
+#                         two VMs)
 #   RSFS_IMAGES_TIMEOUT=SEC  longest one operation may take (default 120)
 #
 # A failure names the seed and the mutation. The base image is kept as
@@ -227,10 +230,19 @@ images_summary() {
 }
 
 suite() {
-    local first last end
+    local first last end start=$RSFS_IMAGES_SEED share part parts
     images_test base test_images_base
     end=$((RSFS_IMAGES_SEED + RSFS_IMAGES - 1))
-    for ((first = RSFS_IMAGES_SEED; first <= end; first += IMAGES_BATCH)); do
+    # RSFS_IMAGES_SHARE=I/N (tests/run.sh, when both VMs run this suite):
+    # this VM takes the I-th of N equal runs of the seeds.
+    share=${RSFS_IMAGES_SHARE:-0/1}
+    part=${share%/*} parts=${share#*/}
+    if [ "$parts" -gt 1 ]; then
+        start=$((RSFS_IMAGES_SEED + part * RSFS_IMAGES / parts))
+        end=$((RSFS_IMAGES_SEED + (part + 1) * RSFS_IMAGES / parts - 1))
+        echo "# images: seeds $start-$end (share $share of $RSFS_IMAGES)"
+    fi
+    for ((first = start; first <= end; first += IMAGES_BATCH)); do
         last=$((first + IMAGES_BATCH - 1))
         [ "$last" -le "$end" ] || last=$end
         images_test "$first-$last" test_images_batch "$first" "$last"

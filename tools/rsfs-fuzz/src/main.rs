@@ -6,7 +6,8 @@ use rsfs_fuzz::exercise;
 use rsfs_fuzz::image::Inventory;
 use rsfs_fuzz::mutate::{self, KINDS};
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::exit;
@@ -63,11 +64,22 @@ fn write_image(path: &Path, bytes: &[u8]) {
     if is_blk {
         const O_EXCL: i32 = 0o200;
         let mut f = OpenOptions::new()
+            .read(true)
             .write(true)
             .custom_flags(O_EXCL)
             .open(path)
             .unwrap_or_else(|e| what(e));
-        f.write_all(bytes).unwrap_or_else(|e| what(e));
+        // Only the blocks that differ from what the device holds (the last
+        // image and what was done to it): a few dozen, where writing all
+        // of them through the block device's page cache took seconds in
+        // the debug-kernel VM.
+        let mut old = vec![0u8; bytes.len()];
+        f.read_exact(&mut old).unwrap_or_else(|e| what(e));
+        for (i, (new, was)) in bytes.chunks(4096).zip(old.chunks(4096)).enumerate() {
+            if new != was {
+                f.write_all_at(new, (i * 4096) as u64).unwrap_or_else(|e| what(e));
+            }
+        }
         f.sync_all().unwrap_or_else(|e| what(e));
         rsfs_fuzz::sys::flush_block_device(&f).unwrap_or_else(|e| what(e));
     } else {
