@@ -34,6 +34,7 @@ mod crc32c;
 mod dir;
 mod extent;
 mod inode;
+mod journal;
 mod le;
 mod superblock;
 
@@ -42,6 +43,7 @@ pub use crc32c::*;
 pub use dir::*;
 pub use extent::*;
 pub use inode::*;
+pub use journal::*;
 pub use superblock::*;
 
 /// Size of every filesystem block, in bytes.
@@ -122,6 +124,9 @@ pub enum FormatError {
     ExtentOrder,
     /// An extent overflow block's header is invalid (count too large).
     BadExtentBlock,
+    /// The journal superblock does not match the filesystem (length,
+    /// start index).
+    BadJournal,
     /// Two extents of one inode, or an extent and an overflow block, share
     /// a disk block.
     SharedBlocks,
@@ -174,6 +179,7 @@ impl FormatError {
             FormatError::BadExtent => "invalid extent",
             FormatError::ExtentOrder => "extents unsorted or overlapping",
             FormatError::SharedBlocks => "a disk block is mapped twice",
+            FormatError::BadJournal => "journal superblock does not match the filesystem",
             FormatError::BadExtentBlock => "invalid extent block header",
             FormatError::BadOwner => "block owned by another inode",
             FormatError::BadSymlink => "invalid symlink target",
