@@ -12,6 +12,8 @@
 #                                  (mount, namespace) in every mode
 #   RSFS_IMAGES=N                  crafted images in tests/rsfs/images.sh
 #                                  (default 200; RSFS_IMAGES_SEED=S: first seed)
+#   RSFS_SCALE_EXTENTS=N           tests/rsfs/scale.sh: a file of N extents
+#                                  (a long mode; skipped when unset)
 #   RSFS_TEST_TIMEOUT=SEC          a VM's time limit (default 4500)
 #   RSFS_TEST_TRACE=1              each test's log traces its commands with
 #                                  timestamps (where does the time go?)
@@ -76,6 +78,7 @@ run_vm() {
         env RSFS_WRITEBACK_MODES="${RSFS_WRITEBACK_MODES:-folio iomap}" RSFS_TEST_TRACE="${RSFS_TEST_TRACE:-}" \
         RSFS_EVERY_MODE="${RSFS_EVERY_MODE:-}" RSNULL_POWERCUTS="${RSNULL_POWERCUTS:-}" \
         RSFS_IMAGES="${RSFS_IMAGES:-}" RSFS_IMAGES_SEED="${RSFS_IMAGES_SEED:-}" RSFS_IMAGES_SHARE="$share" \
+        RSFS_SCALE_EXTENTS="${RSFS_SCALE_EXTENTS:-}" \
         "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
     echo $? >"$dir/vm.rc"
 }

@@ -45,6 +45,9 @@ Data (OFFSET, LEN, BYTES take K and M suffixes; SEED is a number or zero):
   fill [--direct] [--chunk BYTES] [--no-fsync] FILE SEED
                     write the pattern until the filesystem is full, then fsync; prints
                     written=N errno=E fsync=ok|E; exits 0 only for ENOSPC and a good fsync
+  checkerboard [--verify] FILE COUNT SEED
+                    every other 4 KiB block, COUNT of them, holds pattern SEED (a
+                    file of COUNT extents): write and fsync, or check (gaps: zeros)
   seek FILE data|hole OFFSET                 lseek SEEK_DATA/SEEK_HOLE: the offset, or ENXIO
   append-records FILE WRITER COUNT SIZE      O_APPEND COUNT records of SIZE bytes
   check-records FILE WRITERS COUNT SIZE      every record present once, whole, in order
@@ -229,6 +232,7 @@ fn main() {
         }
         "pwrite" => cmd_pwrite(rest),
         "verify" => cmd_verify(rest),
+        "checkerboard" => cmd_checkerboard(rest),
         "fill" => cmd_fill(rest),
         "seek" => cmd_seek(rest),
         "append-records" => {
@@ -413,6 +417,47 @@ fn cmd_pwrite(rest: &[String]) {
     }
     if a.has("--fdatasync") {
         or_fail(f.sync_data(), || format!("fdatasync {path}"));
+    }
+}
+
+/// `checkerboard [--verify] FILE COUNT SEED`: every other 4 KiB block,
+/// COUNT of them, holds pattern SEED (a file of COUNT extents); written and
+/// fsynced, or checked (the gaps read as zeros).
+fn cmd_checkerboard(rest: &[String]) {
+    let a = Args::parse(rest, &[]);
+    let p = a.expect(&["--verify"], 3, 3);
+    let (path, count, pat) = (&p[0], size(&p[1]), seed(&p[2]));
+    let verify = a.has("--verify");
+    let f = or_fail(
+        OpenOptions::new().read(true).write(!verify).create(!verify).open(path),
+        || format!("open {path}"),
+    );
+    let mut buf = vec![0u8; PAGE];
+    let mut want = vec![0u8; PAGE];
+    for i in 0..count {
+        let at = 2 * i * PAGE as u64;
+        if !verify {
+            pat.fill(at, &mut buf);
+            or_fail(f.write_all_at(&buf, at), || format!("pwrite {path} at {at}"));
+            continue;
+        }
+        for (off, zero) in [(at, false), (at + PAGE as u64, true)] {
+            if zero && i + 1 == count {
+                break;
+            }
+            or_fail(f.read_exact_at(&mut buf, off), || format!("read {path} at {off}"));
+            if zero {
+                want.fill(0);
+            } else {
+                pat.fill(off, &mut want);
+            }
+            if buf != want {
+                die(&format!("{path}: the block at {off} does not hold {}", if zero { "zeros" } else { "its pattern" }));
+            }
+        }
+    }
+    if !verify {
+        or_fail(f.sync_all(), || format!("fsync {path}"));
     }
 }
 
