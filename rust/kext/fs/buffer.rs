@@ -138,10 +138,10 @@ impl Buffer {
         // these bytes, `&mut self` other users of this reference, and the
         // buffer lock the block layer writing them.
         let r = f(unsafe { &mut *(*bh).b_data.cast::<[u8; BLOCK_SIZE]>() });
-        // SAFETY: we hold a reference and the lock. The buffer was up to
-        // date when we got it; only a failed write since has cleared that,
-        // and the bytes in memory are the newest: up to date again (as in
-        // `read`), so that it can be dirtied and written once more.
+        // The buffer was up to date when we got it; only a failed write
+        // since has cleared that, and the bytes in memory are the newest: up
+        // to date again (as in `read`), so it can be dirtied and rewritten.
+        // SAFETY: we hold a reference to the buffer and its lock.
         unsafe {
             if !bindings::kext_buffer_uptodate(bh) {
                 bindings::kext_set_buffer_uptodate(bh);
@@ -176,10 +176,11 @@ impl Deref for BufferData<'_> {
     type Target = [u8; BLOCK_SIZE];
 
     fn deref(&self) -> &[u8; BLOCK_SIZE] {
+        // Every writer of these bytes (`modify`, the block layer's
+        // writeback) holds the buffer lock, which this guard holds.
         // SAFETY: an up-to-date buffer of our block size has `BLOCK_SIZE`
-        // bytes at `b_data` while its `Buffer` holds a reference; every
-        // writer of them (`modify`, the block layer's writeback) holds the
-        // buffer lock, which this guard holds (type invariant).
+        // bytes at `b_data` while its `Buffer` holds a reference; no writer
+        // runs while the guard holds the lock (type invariant).
         unsafe { &*(*self.bh.as_ptr()).b_data.cast::<[u8; BLOCK_SIZE]>() }
     }
 }

@@ -372,10 +372,10 @@ impl<T: FileSystem> Registration<T> {
 
 impl<T: FileSystem> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: registered in `new`. The module cannot unload while a
-        // super block of this type exists (each holds a module reference),
-        // so no bio can be queued any more; `destroy` waits for the work
-        // item still finishing the last ones.
+        // The module cannot unload while a super block of this type exists
+        // (each holds a module reference), so no bio can be queued any more;
+        // `destroy` waits for the work item still finishing the last ones.
+        // SAFETY: registered and set up in `new`, torn down once here.
         unsafe {
             bindings::unregister_filesystem(&mut self.registered.fs_type);
             write_end::destroy(&mut self.registered.write_end);

@@ -151,6 +151,23 @@ fn init_log_block(b: &mut Block, magic: u32, sequence: u64) {
     le::put_u64(b, off::SEQUENCE, sequence);
 }
 
+/// Reserves the next entry of a descriptor or revoke block holding at most
+/// `max` entries of `size` bytes: its byte offset, or `None` if full.
+fn next_entry(b: &mut Block, max: usize, size: usize) -> Option<usize> {
+    let n = le::get_u32(b, off::COUNT) as usize;
+    if n >= max {
+        return None;
+    }
+    le::put_u32(b, off::COUNT, (n + 1) as u32);
+    Some(off::ENTRIES + n * size)
+}
+
+/// Byte offset of entry `i` of a descriptor or revoke block (`None` past
+/// its count, or past `max`).
+fn entry(b: &Block, i: usize, max: usize, size: usize) -> Option<usize> {
+    (i < (le::get_u32(b, off::COUNT) as usize).min(max)).then(|| off::ENTRIES + i * size)
+}
+
 /// A new, empty descriptor block for transaction `sequence`.
 pub fn descriptor_init(b: &mut Block, sequence: u64) {
     init_log_block(b, DESCRIPTOR_MAGIC, sequence);
@@ -159,23 +176,17 @@ pub fn descriptor_init(b: &mut Block, sequence: u64) {
 /// Appends `tag` to a descriptor; `false` if it is full. Seal it
 /// ([`seal_block`]) after the last tag.
 pub fn descriptor_push(b: &mut Block, tag: Tag) -> bool {
-    let n = le::get_u32(b, off::COUNT) as usize;
-    if n >= TAGS_PER_DESCRIPTOR {
+    let Some(at) = next_entry(b, TAGS_PER_DESCRIPTOR, TAG_SIZE) else {
         return false;
-    }
-    let at = off::ENTRIES + n * TAG_SIZE;
+    };
     le::put_u64(b, at, tag.block);
     le::put_u32(b, at + 8, tag.crc);
-    le::put_u32(b, off::COUNT, (n + 1) as u32);
     true
 }
 
 /// Tag `i` of a descriptor (`None` past its count).
 pub fn descriptor_tag(b: &Block, i: usize) -> Option<Tag> {
-    if i >= (le::get_u32(b, off::COUNT) as usize).min(TAGS_PER_DESCRIPTOR) {
-        return None;
-    }
-    let at = off::ENTRIES + i * TAG_SIZE;
+    let at = entry(b, i, TAGS_PER_DESCRIPTOR, TAG_SIZE)?;
     Some(Tag { block: le::get_u64(b, at), crc: le::get_u32(b, at + 8) })
 }
 
@@ -186,21 +197,16 @@ pub fn revoke_init(b: &mut Block, sequence: u64) {
 
 /// Appends `block` to a revoke block; `false` if it is full.
 pub fn revoke_push(b: &mut Block, block: u64) -> bool {
-    let n = le::get_u32(b, off::COUNT) as usize;
-    if n >= REVOKES_PER_BLOCK {
+    let Some(at) = next_entry(b, REVOKES_PER_BLOCK, 8) else {
         return false;
-    }
-    le::put_u64(b, off::ENTRIES + n * 8, block);
-    le::put_u32(b, off::COUNT, (n + 1) as u32);
+    };
+    le::put_u64(b, at, block);
     true
 }
 
 /// Entry `i` of a revoke block (`None` past its count).
 pub fn revoke_entry(b: &Block, i: usize) -> Option<u64> {
-    if i >= (le::get_u32(b, off::COUNT) as usize).min(REVOKES_PER_BLOCK) {
-        return None;
-    }
-    Some(le::get_u64(b, off::ENTRIES + i * 8))
+    Some(le::get_u64(b, entry(b, i, REVOKES_PER_BLOCK, 8)?))
 }
 
 /// The commit block of transaction `sequence` (sealed); `blocks` log
