@@ -20,18 +20,32 @@
 //! a commit block that reached the disk before a copy did (a cache that
 //! reorders) is caught at replay, and the transaction is not applied.
 //!
-//! Replay walks the log from the superblock's `start` and `sequence`,
-//! transaction by transaction, and stops at the first one without a valid
-//! commit block; then it writes every tagged copy of the committed ones
-//! to its home block, in log order (the newest copy wins), except copies a
-//! revoke record of the same or a later transaction names (the block was
-//! freed, and may hold file data now). [`LogWalker`] does the walking;
-//! allocating the revoke set is the caller's (kernel and fsck).
+//! Replay (the kernel at mount, fsck.rsfs) walks the log from the
+//! superblock's `start` and `sequence`, transaction by transaction, and
+//! stops at the first one without a valid commit block (a torn end is
+//! normal). Then, in two passes over the committed transactions:
+//!
+//! 1. every copy's and every revoke record's block must be one the journal
+//!    may log ([`LogEvent::check_home`], [`Geometry::is_journal_home`]:
+//!    block 0 or a block past the journal region), or the journal is
+//!    corrupt ([`FormatError::BadJournal`]) and nothing is written; the
+//!    revoke records are collected as `(block, sequence)` pairs and made a
+//!    table by [`revoke_table_prepare`] (the newest revoke of each block);
+//! 2. every copy is written to its home block in log order (the newest copy
+//!    wins), except a copy that a revoke record of the same or a later
+//!    transaction names ([`copy_is_revoked`]: the block was freed, and may
+//!    hold file data now).
+//!
+//! Then the journal superblock is written with `start` 0 and `sequence`
+//! [`LogEnd::next_sequence`]. [`LogWalker`] does the walking; allocating
+//! the revoke table is the caller's (kernel and fsck).
 //!
 //! This module is pure: it reads blocks through a callback and never
 //! writes.
 
-use super::{block_checksum_ok, crc32c, le, seal_block, Block, FormatError, BLOCK_CHECKSUM_OFFSET};
+use super::{
+    block_checksum_ok, crc32c, le, seal_block, Block, FormatError, Geometry, BLOCK_CHECKSUM_OFFSET,
+};
 
 /// Magic of the journal superblock: "RSJS".
 pub const JOURNAL_SUPER_MAGIC: u32 = u32::from_le_bytes(*b"RSJS");
@@ -82,6 +96,12 @@ pub struct JournalSuper {
 }
 
 impl JournalSuper {
+    /// An empty journal of `blocks` blocks whose next transaction is
+    /// `sequence`: what mkfs writes (sequence 1) and replay leaves.
+    pub const fn empty(blocks: u64, sequence: u64) -> JournalSuper {
+        JournalSuper { blocks, sequence, start: 0 }
+    }
+
     /// Encodes into a whole block (sealed).
     pub fn encode(&self, b: &mut Block) {
         b.fill(0);
@@ -261,6 +281,76 @@ pub enum LogEvent {
         /// The transaction.
         sequence: u64,
     },
+}
+
+impl LogEvent {
+    /// Checks the block a copy or revoke record names against the blocks
+    /// the journal may log ([`Geometry::is_journal_home`]):
+    /// [`FormatError::BadJournal`] if it is another one (a block of the
+    /// journal region, or past the end of the filesystem).
+    pub fn check_home(&self, g: &Geometry) -> Result<(), FormatError> {
+        let block = match self {
+            LogEvent::Copy { tag, .. } => tag.block,
+            LogEvent::Revoke { block, .. } => *block,
+            LogEvent::Commit { .. } => return Ok(()),
+        };
+        if g.is_journal_home(block) {
+            Ok(())
+        } else {
+            Err(FormatError::BadJournal)
+        }
+    }
+}
+
+/// Whether transaction sequence `a` is `b` or later. Sequence numbers
+/// wrap around 2^64, and the transactions of one log are fewer than 2^63
+/// apart, so this compares their distance, as jbd2's `tid_geq` does.
+pub const fn sequence_geq(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) >= 0
+}
+
+/// Makes the revoke records of a log, collected as `(block, sequence)`
+/// pairs in any order, a table for [`copy_is_revoked`]: sorted by block,
+/// one entry per block holding its newest revoking sequence. The table is
+/// the first `n` entries of `revokes`, `n` returned; the rest is left in an
+/// unspecified order. Does not allocate.
+pub fn revoke_table_prepare(revokes: &mut [(u64, u64)]) -> usize {
+    revokes.sort_unstable_by_key(|r| r.0);
+    let mut n = 0usize;
+    for i in 0..revokes.len() {
+        let Some(&(block, sequence)) = revokes.get(i) else {
+            break;
+        };
+        let last = match n.checked_sub(1) {
+            Some(l) => revokes.get_mut(l),
+            None => None,
+        };
+        match last {
+            Some(last) if last.0 == block => {
+                if sequence_geq(sequence, last.1) {
+                    last.1 = sequence;
+                }
+            }
+            _ => {
+                if let Some(slot) = revokes.get_mut(n) {
+                    *slot = (block, sequence);
+                }
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Whether the copy of `block` in transaction `sequence` must not be
+/// replayed: a revoke record of the same or a later transaction names the
+/// block. `table` is made by [`revoke_table_prepare`] (sorted by block,
+/// one entry per block).
+pub fn copy_is_revoked(table: &[(u64, u64)], block: u64, sequence: u64) -> bool {
+    match table.binary_search_by_key(&block, |r| r.0) {
+        Ok(i) => table.get(i).is_some_and(|r| sequence_geq(r.1, sequence)),
+        Err(_) => false,
+    }
 }
 
 /// Where the committed part of the log ends.

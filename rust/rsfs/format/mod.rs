@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The on-disk format of rsfs, version 1.0.
+//! The on-disk format of rsfs, version 1.1 (1.0 without the journal).
 //!
 //! This is the single definition of the format. The kernel module compiles it
 //! as `pub mod format` (through `#[path]`) and the userspace tools compile the
@@ -21,7 +21,7 @@
 //!
 //! ```text
 //! block 0        superblock                       (Superblock)
-//! 1 ..           journal (reserved, zero-filled)  journal_blocks
+//! 1 ..           journal (1.1; 1.0: reserved)     journal_blocks
 //! ..             block bitmap                     block_bitmap_blocks
 //! ..             inode bitmap                     inode_bitmap_blocks
 //! ..             inode table, 16 inodes a block   inode_table_blocks
@@ -124,9 +124,13 @@ pub enum FormatError {
     ExtentOrder,
     /// An extent overflow block's header is invalid (count too large).
     BadExtentBlock,
-    /// The journal superblock does not match the filesystem (length,
-    /// start index).
+    /// The journal does not match the filesystem: its superblock's length
+    /// or start index, or a committed transaction that names a block the
+    /// journal may not log ([`Geometry::is_journal_home`]).
     BadJournal,
+    /// The journal feature is set but the journal region is shorter than
+    /// [`MIN_JOURNAL_BLOCKS`].
+    JournalTooSmall,
     /// Two extents of one inode, or an extent and an overflow block, share
     /// a disk block.
     SharedBlocks,
@@ -179,7 +183,8 @@ impl FormatError {
             FormatError::BadExtent => "invalid extent",
             FormatError::ExtentOrder => "extents unsorted or overlapping",
             FormatError::SharedBlocks => "a disk block is mapped twice",
-            FormatError::BadJournal => "journal superblock does not match the filesystem",
+            FormatError::BadJournal => "journal does not match the filesystem",
+            FormatError::JournalTooSmall => "journal region too small for a journal",
             FormatError::BadExtentBlock => "invalid extent block header",
             FormatError::BadOwner => "block owned by another inode",
             FormatError::BadSymlink => "invalid symlink target",

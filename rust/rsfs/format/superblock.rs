@@ -13,13 +13,25 @@ pub const SUPER_MAGIC: u32 = 0x5346_5352;
 /// Major format version this code reads and writes. Another major version is
 /// refused.
 pub const VERSION_MAJOR: u16 = 1;
-/// Minor format version this code writes. Minor versions are compatible.
-pub const VERSION_MINOR: u16 = 0;
+/// Minor version of a filesystem without a journal (format 1.0).
+pub const VERSION_MINOR_NO_JOURNAL: u16 = 0;
+/// Minor version of a journalled filesystem (format 1.1,
+/// [`FEATURE_INCOMPAT_JOURNAL`]).
+pub const VERSION_MINOR_JOURNAL: u16 = 1;
+/// Minor format version this code writes by default (1.1, journalled).
+/// Minor versions are compatible: what a reader must understand is in the
+/// incompatible feature bits, not in the minor version.
+pub const VERSION_MINOR: u16 = VERSION_MINOR_JOURNAL;
+
+/// Incompatible feature: the journal region holds a metadata journal
+/// (`journal.rs`; format 1.1). Code that does not replay the journal must
+/// not mount the filesystem.
+pub const FEATURE_INCOMPAT_JOURNAL: u32 = 0x1;
 
 /// Compatible feature bits this code knows (none yet). Unknown ones are ignored.
 pub const FEATURE_COMPAT_SUPPORTED: u32 = 0;
-/// Incompatible feature bits this code knows (none yet). Unknown ones: refuse to mount.
-pub const FEATURE_INCOMPAT_SUPPORTED: u32 = 0;
+/// Incompatible feature bits this code knows. Unknown ones: refuse to mount.
+pub const FEATURE_INCOMPAT_SUPPORTED: u32 = FEATURE_INCOMPAT_JOURNAL;
 /// Read-only-compatible feature bits this code knows (none yet). Unknown
 /// ones: mount read-only only.
 pub const FEATURE_RO_COMPAT_SUPPORTED: u32 = 0;
@@ -121,7 +133,8 @@ pub struct Geometry {
     pub inode_count: u64,
     /// First journal block (always 1).
     pub journal_start: u64,
-    /// Journal blocks (reserved, zero-filled, unused in version 1.0).
+    /// Journal blocks: the journal superblock and the log (format 1.1), or
+    /// reserved and unused (1.0).
     pub journal_blocks: u64,
     /// First block of the block bitmap.
     pub block_bitmap_start: u64,
@@ -254,6 +267,17 @@ impl Geometry {
         Ok(())
     }
 
+    /// Returns whether the journal may log `block`: its copies and revoke
+    /// records name block 0 (the superblock) or a block from the end of
+    /// the journal region to `total_blocks` (bitmaps, inode table, data
+    /// region), never a block of the journal region itself. Replay treats
+    /// a committed transaction naming any other block as a corrupt
+    /// journal ([`FormatError::BadJournal`]).
+    pub fn is_journal_home(&self, block: u64) -> bool {
+        block == SUPERBLOCK_BLOCK
+            || (block >= self.journal_start.saturating_add(self.journal_blocks) && block < self.total_blocks)
+    }
+
     /// Number of data blocks (`total_blocks - data_start`).
     pub fn data_blocks(&self) -> u64 {
         self.total_blocks.saturating_sub(self.data_start)
@@ -342,7 +366,7 @@ impl Geometry {
 pub struct Superblock {
     /// Major version (1).
     pub version_major: u16,
-    /// Minor version (0).
+    /// Minor version: 1 with a journal, 0 without.
     pub version_minor: u16,
     /// Block size in bytes (4096).
     pub block_size: u32,
@@ -377,15 +401,16 @@ pub struct Superblock {
 }
 
 impl Superblock {
-    /// A superblock for a freshly made filesystem: clean, every data block and
-    /// every inode but slot 0 and the root free.
+    /// A superblock for a freshly made, journalled filesystem (format 1.1):
+    /// clean, every data block and every inode but slot 0 and the root
+    /// free. [`Superblock::set_journal`]`(false)` makes it a 1.0 one.
     pub fn new(geometry: Geometry, now: u64, uuid: [u8; UUID_LEN]) -> Superblock {
         Superblock {
             version_major: VERSION_MAJOR,
-            version_minor: VERSION_MINOR,
+            version_minor: VERSION_MINOR_JOURNAL,
             block_size: BLOCK_SIZE as u32,
             feature_compat: 0,
-            feature_incompat: 0,
+            feature_incompat: FEATURE_INCOMPAT_JOURNAL,
             feature_ro_compat: 0,
             geometry,
             free_blocks: geometry.data_blocks(),
@@ -506,6 +531,9 @@ impl Superblock {
             return Err(FormatError::IncompatFeatures);
         }
         self.geometry.validate()?;
+        if self.has_journal() && self.geometry.journal_blocks < super::MIN_JOURNAL_BLOCKS {
+            return Err(FormatError::JournalTooSmall);
+        }
         if self.geometry.total_blocks > device_blocks {
             return Err(FormatError::FsLargerThanDevice);
         }
@@ -530,6 +558,27 @@ impl Superblock {
         let sb = Superblock::decode(buf)?;
         sb.validate(device_blocks)?;
         Ok(sb)
+    }
+
+    /// Returns whether the filesystem has a journal
+    /// ([`FEATURE_INCOMPAT_JOURNAL`], format 1.1).
+    pub const fn has_journal(&self) -> bool {
+        self.feature_incompat & FEATURE_INCOMPAT_JOURNAL != 0
+    }
+
+    /// Gives the filesystem a journal (sets [`FEATURE_INCOMPAT_JOURNAL`],
+    /// minor version at least 1) or takes it away (format 1.0). Writing the
+    /// journal superblock is the caller's.
+    pub fn set_journal(&mut self, on: bool) {
+        if on {
+            self.feature_incompat |= FEATURE_INCOMPAT_JOURNAL;
+            if self.version_minor < VERSION_MINOR_JOURNAL {
+                self.version_minor = VERSION_MINOR_JOURNAL;
+            }
+        } else {
+            self.feature_incompat &= !FEATURE_INCOMPAT_JOURNAL;
+            self.version_minor = VERSION_MINOR_NO_JOURNAL;
+        }
     }
 
     /// Returns whether read-only-compatible features unknown to this code are

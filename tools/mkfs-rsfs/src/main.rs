@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `mkfs.rsfs [-b 4096] [-L label] [-N inodes] [-J journal_blocks] [-f] [-q]
-//! DEVICE_OR_FILE [BLOCKS]`
+//! `mkfs.rsfs [-b 4096] [-L label] [-N inodes] [-J journal_blocks]
+//! [-O [^]journal] [-f] [-q] DEVICE_OR_FILE [BLOCKS]`
 
 use rsfs_image::format::BLOCK_SIZE_U64;
 use rsfs_image::mkfs::{mkfs, MkfsOptions};
 use std::path::PathBuf;
 use std::process::exit;
 
-const USAGE: &str = "usage: mkfs.rsfs [-b 4096] [-L label] [-N inodes] [-J journal_blocks] [-f] [-q] DEVICE_OR_FILE [BLOCKS]
+const USAGE: &str = "usage: mkfs.rsfs [-b 4096] [-L label] [-N inodes] [-J journal_blocks] [-O [^]journal] [-f] [-q] DEVICE_OR_FILE [BLOCKS]
 
   -b SIZE    block size; only 4096 is supported
   -L LABEL   volume label, at most 32 bytes
   -N COUNT   inode slots (rounded up to a multiple of 16; default one per 16 KiB, at least 64)
-  -J BLOCKS  journal blocks, reserved for a future log (default total/256, 64..8192)
+  -J BLOCKS  journal blocks: the metadata journal, at least 16 (default total/256, 64..8192)
+  -O journal   a journalled filesystem, format 1.1 (the default)
+  -O ^journal  no journal: format 1.0, the journal region reserved and unused
+             (the kernel mounts it read-only only; fsck.rsfs -O journal adds one)
   -f         overwrite an existing filesystem
   -q         quiet
   BLOCKS     use only this many 4 KiB blocks (or a size with a K, M, G or T
@@ -83,7 +86,7 @@ fn main() {
             match c {
                 'f' => opts.force = true,
                 'q' => quiet = true,
-                'b' | 'L' | 'N' | 'J' => {
+                'b' | 'L' | 'N' | 'J' | 'O' => {
                     let rest = &arg[1 + i + 1..];
                     let value = if rest.is_empty() {
                         args.next()
@@ -99,6 +102,17 @@ fn main() {
                         }
                         'L' => opts.label = value.into_bytes(),
                         'N' => opts.inodes = Some(number("inode count", &value)),
+                        'O' => {
+                            for feature in value.split(',') {
+                                match feature {
+                                    "journal" => opts.no_journal = false,
+                                    "^journal" => opts.no_journal = true,
+                                    _ => usage(&format!(
+                                        "unknown feature {feature:?} (known: journal, ^journal)"
+                                    )),
+                                }
+                            }
+                        }
                         _ => opts.journal_blocks = Some(number("journal size", &value)),
                     }
                     break;
@@ -137,10 +151,17 @@ fn main() {
             g.inode_table_start,
             g.inode_table_start + g.inode_table_blocks - 1
         );
-        println!(
-            "  journal: {} blocks at block {} (reserved)",
-            g.journal_blocks, g.journal_start
-        );
+        if sb.has_journal() {
+            println!(
+                "  journal: {} blocks at block {}",
+                g.journal_blocks, g.journal_start
+            );
+        } else {
+            println!(
+                "  journal: none ({} blocks reserved at block {})",
+                g.journal_blocks, g.journal_start
+            );
+        }
         println!(
             "  data:    {} blocks from block {}",
             g.data_blocks(),

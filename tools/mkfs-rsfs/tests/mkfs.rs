@@ -48,7 +48,8 @@ fn makes_a_clean_filesystem() {
     let t = Temp::new("basic");
     let (code, out, err) = run(&[p(&t), "4096"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("made rsfs 1.0"), "{out}");
+    assert!(out.contains("made rsfs 1.1"), "{out}");
+    assert!(out.contains("journal: 64 blocks at block 1\n"), "{out}");
     assert_eq!(fsck_code(&t.0), 0);
     let sb = superblock(&t.0);
     let g = sb.geometry;
@@ -59,6 +60,9 @@ fn makes_a_clean_filesystem() {
     assert_eq!(sb.free_inodes, g.inode_count - 2);
     assert_eq!(sb.state, STATE_CLEAN);
     assert_eq!(sb.root_ino, 1);
+    assert!(sb.has_journal());
+    assert_eq!((sb.version_major, sb.version_minor), (1, 1));
+    assert_eq!(sb.feature_incompat, FEATURE_INCOMPAT_JOURNAL);
     assert_ne!(sb.uuid, [0; 16]);
     assert_eq!(sb.uuid[6] >> 4, 4);
     let img = Image::open(&t.0, false).unwrap();
@@ -72,10 +76,76 @@ fn makes_a_clean_filesystem() {
     // Slot 0 is reserved and marked in use; everything after the root is free.
     assert!(img.inode_in_use(0) && img.inode_in_use(1) && !img.inode_in_use(2));
     assert!(img.block_in_use(g.data_start - 1) && !img.block_in_use(g.data_start));
-    // The journal is zero-filled.
-    for b in g.journal_start..g.journal_start + g.journal_blocks {
+    // The journal: its superblock (empty, sequence 1), then a zero-filled log.
+    let j = JournalSuper::decode(&img.read_block(g.journal_start).unwrap(), g.journal_blocks);
+    assert_eq!(
+        j,
+        Ok(JournalSuper {
+            blocks: 64,
+            sequence: 1,
+            start: 0
+        })
+    );
+    for b in g.journal_start + 1..g.journal_start + g.journal_blocks {
         assert!(img.read_block(b).unwrap().iter().all(|x| *x == 0));
     }
+}
+
+#[test]
+fn without_a_journal() {
+    let t = Temp::with_size("nojournal", 4 << 20, 0xAA).unwrap();
+    let (code, out, err) = run(&["-O", "^journal", "-f", p(&t)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("made rsfs 1.0"), "{out}");
+    assert!(
+        out.contains("journal: none (64 blocks reserved at block 1)"),
+        "{out}"
+    );
+    let sb = superblock(&t.0);
+    assert!(!sb.has_journal());
+    assert_eq!((sb.version_minor, sb.feature_incompat), (0, 0));
+    assert_eq!(fsck_code(&t.0), 0);
+    // The region is zero-filled all the same.
+    let img = Image::open(&t.0, false).unwrap();
+    for b in 1..65 {
+        assert!(
+            img.read_block(b).unwrap().iter().all(|x| *x == 0),
+            "block {b}"
+        );
+    }
+    drop(img);
+    // "-O journal" is the default; the last -O wins; commas list several.
+    assert_eq!(run(&["-fq", "-O", "^journal", "-Ojournal", p(&t)]).0, 0);
+    assert!(superblock(&t.0).has_journal());
+    assert_eq!(run(&["-fq", "-O", "journal,^journal", p(&t)]).0, 0);
+    assert!(!superblock(&t.0).has_journal());
+    let (code, _, err) = run(&["-fq", "-O", "bogus", p(&t)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown feature \"bogus\""), "{err}");
+}
+
+#[test]
+fn a_journal_has_at_least_its_minimum() {
+    let t = Temp::with_size("smalljournal", 4 << 20, 0).unwrap();
+    let (code, _, err) = run(&["-q", "-J", "15", p(&t)]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("a journal needs at least 16 blocks, not 15"),
+        "{err}"
+    );
+    assert!(err.contains("-O ^journal"), "{err}");
+    let (code, out, err) = run(&["-q", "-J", "16", p(&t)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(superblock(&t.0).geometry.journal_blocks, 16);
+    assert_eq!(fsck_code(&t.0), 0);
+    // Without a journal, any size, even none.
+    assert_eq!(run(&["-fq", "-J", "2", "-O", "^journal", p(&t)]).0, 0);
+    assert_eq!(superblock(&t.0).geometry.journal_blocks, 2);
+    assert_eq!(fsck_code(&t.0), 0);
+    // A missing file is not created for a refused journal size.
+    let t = Temp::new("smalljournal-new");
+    assert_eq!(run(&["-J", "3", p(&t), "1M"]).0, 1);
+    assert!(!t.0.exists());
 }
 
 #[test]
@@ -132,6 +202,8 @@ fn options() {
         "100",
         "-J",
         "0",
+        "-O",
+        "^journal",
         "-b",
         "4096",
         p(&t),

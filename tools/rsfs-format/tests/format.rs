@@ -127,6 +127,22 @@ fn geometry_compute() {
 }
 
 #[test]
+fn journal_homes() {
+    // Journal at 1..65, block bitmap at 65, data up to 16383.
+    let g = geometry();
+    assert!(g.is_journal_home(0), "the superblock is logged");
+    for b in 1..65 {
+        assert!(!g.is_journal_home(b), "journal block {b}");
+    }
+    assert!(g.is_journal_home(65) && g.is_journal_home(67) && g.is_journal_home(323));
+    assert!(g.is_journal_home(16383));
+    assert!(!g.is_journal_home(16384) && !g.is_journal_home(u64::MAX));
+    let mut bad = g;
+    bad.journal_blocks = u64::MAX;
+    assert!(bad.is_journal_home(0) && !bad.is_journal_home(100));
+}
+
+#[test]
 fn geometry_locations() {
     let g = geometry();
     assert_eq!(g.inode_location(1), Ok((67, 256)));
@@ -160,6 +176,20 @@ fn superblock_roundtrip() {
     assert_eq!(back.label_bytes(), b"test volume");
     assert!(back.is_clean());
     assert!(!back.has_unknown_ro_compat());
+    // New filesystems are journalled: format 1.1.
+    assert!(back.has_journal());
+    assert_eq!((back.version_minor, back.feature_incompat), (1, FEATURE_INCOMPAT_JOURNAL));
+    assert_eq!(u32::from_le_bytes(buf[16..20].try_into().unwrap()), 1);
+    let mut old = sb;
+    old.set_journal(false);
+    assert!(!old.has_journal());
+    assert_eq!((old.version_minor, old.feature_incompat), (0, 0));
+    old.set_journal(true);
+    assert_eq!(old, sb);
+    let mut later = sb;
+    later.version_minor = 7;
+    later.set_journal(true);
+    assert_eq!(later.version_minor, 7, "a later minor version is kept");
 
     // A full 32-byte label has no terminator.
     let mut sb2 = sb;
@@ -201,8 +231,38 @@ fn superblock_validation_errors() {
         Some(FormatError::BadBlockSize)
     );
     assert_eq!(
-        check(&sb_with(|s| s.feature_incompat = 1)),
+        check(&sb_with(|s| s.feature_incompat |= 2)),
         Some(FormatError::IncompatFeatures)
+    );
+    assert_eq!(
+        check(&sb_with(|s| s.feature_incompat = 1 << 31)),
+        Some(FormatError::IncompatFeatures)
+    );
+    // The journal: known, and only with a region that can hold one.
+    assert_eq!(check(&sb_with(|s| s.set_journal(false))), None);
+    assert_eq!(
+        check(&sb_with(|s| {
+            s.geometry.journal_blocks = MIN_JOURNAL_BLOCKS - 1;
+            s.geometry.block_bitmap_start = 1 + MIN_JOURNAL_BLOCKS - 1;
+            s.geometry.inode_bitmap_start = s.geometry.block_bitmap_start + 1;
+            s.geometry.inode_table_start = s.geometry.inode_bitmap_start + 1;
+            s.geometry.data_start = s.geometry.inode_table_start + s.geometry.inode_table_blocks;
+            s.free_blocks = 0;
+        })),
+        Some(FormatError::JournalTooSmall)
+    );
+    assert_eq!(
+        check(&sb_with(|s| {
+            s.set_journal(false);
+            s.geometry.journal_blocks = 0;
+            s.geometry.block_bitmap_start = 1;
+            s.geometry.inode_bitmap_start = 2;
+            s.geometry.inode_table_start = 3;
+            s.geometry.data_start = 3 + s.geometry.inode_table_blocks;
+            s.free_blocks = 0;
+        })),
+        None,
+        "a 1.0 filesystem may have no journal region at all"
     );
     assert_eq!(check(&sb_with(|s| s.feature_compat = 1)), None);
     let ro = sb_with(|s| s.feature_ro_compat = 4);

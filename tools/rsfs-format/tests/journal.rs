@@ -267,3 +267,140 @@ fn garbage_logs_end_the_walk_without_panicking() {
         assert!(end.transactions <= 2 + BLOCKS, "round {round}: {end:?}");
     }
 }
+
+#[test]
+fn empty_journal_superblock() {
+    let j = JournalSuper::empty(BLOCKS, 9);
+    assert_eq!(j, JournalSuper { blocks: BLOCKS, sequence: 9, start: 0 });
+    assert!(!j.needs_recovery());
+    let mut b = [0u8; BLOCK_SIZE];
+    j.encode(&mut b);
+    assert_eq!(JournalSuper::decode(&b, BLOCKS), Ok(j));
+    assert_eq!(&b[..4], b"RSJS");
+    assert_eq!(JournalSuper::decode(&b, MIN_JOURNAL_BLOCKS - 1), Err(FormatError::BadJournal));
+    let mut small = [0u8; BLOCK_SIZE];
+    JournalSuper::empty(MIN_JOURNAL_BLOCKS - 1, 1).encode(&mut small);
+    assert_eq!(JournalSuper::decode(&small, MIN_JOURNAL_BLOCKS - 1), Err(FormatError::BadJournal));
+}
+
+#[test]
+fn sequences_compare_across_the_wrap() {
+    assert!(sequence_geq(5, 5) && sequence_geq(6, 5) && !sequence_geq(4, 5));
+    assert!(sequence_geq(0, u64::MAX) && sequence_geq(3, u64::MAX - 3));
+    assert!(!sequence_geq(u64::MAX, 0));
+}
+
+#[test]
+fn revoke_table_keeps_the_newest_revoke_of_each_block() {
+    let mut r = [(9, 3), (5, 1), (9, 7), (2, 4), (5, 2), (9, 5)];
+    let n = revoke_table_prepare(&mut r);
+    assert_eq!(&r[..n], &[(2, 4), (5, 2), (9, 7)]);
+    let t = &r[..n];
+    assert!(copy_is_revoked(t, 9, 7), "a revoke in the copy's own transaction");
+    assert!(copy_is_revoked(t, 9, 1));
+    assert!(!copy_is_revoked(t, 9, 8), "a copy after the revoke is replayed");
+    assert!(!copy_is_revoked(t, 3, 1), "a block never revoked");
+    assert!(copy_is_revoked(t, 2, 4) && !copy_is_revoked(t, 2, 5));
+    let mut none: [(u64, u64); 0] = [];
+    assert_eq!(revoke_table_prepare(&mut none), 0);
+    assert!(!copy_is_revoked(&[], 1, 1));
+    // Sequences that wrapped: u64::MAX, then 0, 1.
+    let mut w = [(4, 1), (4, u64::MAX), (4, 0)];
+    let n = revoke_table_prepare(&mut w);
+    assert_eq!(&w[..n], &[(4, 1)]);
+    assert!(copy_is_revoked(&w[..n], 4, u64::MAX));
+    assert!(!copy_is_revoked(&w[..n], 4, 2));
+}
+
+#[test]
+fn log_events_name_only_blocks_the_journal_may_log() {
+    // Journal at 1..33.
+    let g = Geometry::compute(4096, 256, BLOCKS).unwrap();
+    let copy = |block| LogEvent::Copy { sequence: 1, tag: Tag { block, crc: 0 }, index: 1 };
+    let revoke = |block| LogEvent::Revoke { sequence: 1, block };
+    for ok in [0, g.block_bitmap_start, g.inode_table_start, g.data_start, g.total_blocks - 1] {
+        assert_eq!(copy(ok).check_home(&g), Ok(()), "copy of {ok}");
+        assert_eq!(revoke(ok).check_home(&g), Ok(()), "revoke of {ok}");
+    }
+    for bad in [1, g.journal_start + BLOCKS - 1, g.total_blocks, u64::MAX] {
+        assert_eq!(copy(bad).check_home(&g), Err(FormatError::BadJournal), "copy of {bad}");
+        assert_eq!(revoke(bad).check_home(&g), Err(FormatError::BadJournal), "revoke of {bad}");
+    }
+    assert_eq!(LogEvent::Commit { sequence: 3 }.check_home(&g), Ok(()));
+}
+
+/// Replays `log` onto `disk` as the kernel and fsck do; `Err` when the log
+/// is corrupt.
+fn replay(log: &Log, g: &Geometry, disk: &mut [Block]) -> Result<LogEnd, FormatError> {
+    let (mut a, mut b) = ([0u8; BLOCK_SIZE], [0u8; BLOCK_SIZE]);
+    let walker = LogWalker::new(log.superblock());
+    let read = |i: u64, out: &mut Block| -> Result<(), FormatError> {
+        *out = log.blocks[i as usize];
+        Ok(())
+    };
+    let mut revokes = Vec::new();
+    walker.walk(&mut a, &mut b, read, |e| {
+        e.check_home(g)?;
+        if let LogEvent::Revoke { sequence, block } = e {
+            revokes.push((block, sequence));
+        }
+        Ok(())
+    })?;
+    let n = revoke_table_prepare(&mut revokes);
+    let table = &revokes[..n];
+    walker.walk(&mut a, &mut b, read, |e| {
+        if let LogEvent::Copy { sequence, tag, index } = e {
+            if !copy_is_revoked(table, tag.block, sequence) {
+                disk[tag.block as usize] = log.blocks[index as usize];
+            }
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn replay_writes_the_newest_unrevoked_copies() {
+    let g = Geometry::compute(256, 64, BLOCKS).unwrap();
+    let home = g.data_start;
+    let mut log = Log::new();
+    let start = log.transaction(20, &[(home, 1), (home + 1, 2), (0, 3)], &[], true);
+    log.transaction(21, &[(home, 4)], &[home + 1], true);
+    log.transaction(22, &[(home + 2, 5)], &[], true);
+    log.transaction(23, &[(home + 3, 6)], &[], false);
+    log.set_super(20, start);
+    let mut disk = vec![[0u8; BLOCK_SIZE]; 256];
+    let end = replay(&log, &g, &mut disk).unwrap();
+    assert_eq!((end.transactions, end.next_sequence), (3, 23));
+    assert_eq!(disk[home as usize], [4; BLOCK_SIZE], "the newest copy wins");
+    assert_eq!(disk[home as usize + 1], [0; BLOCK_SIZE], "revoked by a later transaction");
+    assert_eq!(disk[home as usize + 2], [5; BLOCK_SIZE]);
+    assert_eq!(disk[home as usize + 3], [0; BLOCK_SIZE], "the torn transaction is not replayed");
+    assert_eq!(disk[0], [3; BLOCK_SIZE]);
+
+    // A copy after the revoke of its block is replayed.
+    let mut log = Log::new();
+    let start = log.transaction(5, &[], &[home], true);
+    log.transaction(6, &[(home, 9)], &[], true);
+    log.set_super(5, start);
+    let mut disk = vec![[0u8; BLOCK_SIZE]; 256];
+    replay(&log, &g, &mut disk).unwrap();
+    assert_eq!(disk[home as usize], [9; BLOCK_SIZE]);
+}
+
+#[test]
+fn replay_refuses_a_log_naming_a_journal_block() {
+    let g = Geometry::compute(256, 64, BLOCKS).unwrap();
+    for bad in [2, BLOCKS, 256, u64::MAX] {
+        let mut log = Log::new();
+        let start = log.transaction(1, &[(g.data_start, 1)], &[], true);
+        log.transaction(2, &[(bad, 2)], &[], true);
+        log.set_super(1, start);
+        let mut disk = vec![[0u8; BLOCK_SIZE]; 256];
+        assert_eq!(replay(&log, &g, &mut disk), Err(FormatError::BadJournal), "tag {bad}");
+        assert!(disk.iter().all(|b| *b == [0; BLOCK_SIZE]), "nothing written before the check");
+        let mut log = Log::new();
+        let start = log.transaction(1, &[(g.data_start, 1)], &[bad], true);
+        log.set_super(1, start);
+        assert_eq!(replay(&log, &g, &mut disk), Err(FormatError::BadJournal), "revoke {bad}");
+    }
+}

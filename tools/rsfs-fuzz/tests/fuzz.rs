@@ -31,7 +31,7 @@ fn content(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A 4 MiB filesystem (128 inodes, 2 journal blocks) holding what the VM
+/// A 4 MiB filesystem (128 inodes, a 16-block journal) holding what the VM
 /// suite's base image holds: nested and empty directories, a directory of
 /// three blocks, a file of 270 one-block extents (two overflow blocks), a
 /// fragmented file, a sparse one, one with unwritten extents, short and
@@ -42,7 +42,7 @@ fn build_base(path: &Path) {
         &MkfsOptions {
             blocks: Some(1024),
             inodes: Some(128),
-            journal_blocks: Some(2),
+            journal_blocks: Some(16),
             ..Default::default()
         },
     )

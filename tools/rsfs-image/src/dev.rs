@@ -4,6 +4,9 @@
 
 use crate::format::{Block, BLOCK_SIZE, BLOCK_SIZE_U64};
 use crate::{Error, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
@@ -15,6 +18,17 @@ use std::path::{Path, PathBuf};
 /// partition of it) is mounted or otherwise claimed.
 const O_EXCL: i32 = 0o200;
 
+/// Blocks read from memory instead of the device (see
+/// [`BlockDev::overlay_block`]).
+#[derive(Default)]
+struct Overlay(RefCell<HashMap<u64, Box<Block>>>);
+
+impl fmt::Debug for Overlay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Overlay({} blocks)", self.0.borrow().len())
+    }
+}
+
 /// An open image file or block device.
 #[derive(Debug)]
 pub struct BlockDev {
@@ -23,6 +37,7 @@ pub struct BlockDev {
     bytes: u64,
     block_device: bool,
     writable: bool,
+    overlay: Overlay,
 }
 
 impl BlockDev {
@@ -54,7 +69,53 @@ impl BlockDev {
             bytes,
             block_device,
             writable,
+            overlay: Overlay::default(),
         })
+    }
+
+    /// From now on, reads of block `block` return `data` instead of what
+    /// the device holds: a view of the device with changes that are not
+    /// written (fsck.rsfs -n checks a journalled filesystem as its replay
+    /// would leave it). A write to the block updates the overlay too.
+    pub fn overlay_block(&mut self, block: u64, data: Box<Block>) {
+        self.overlay.0.get_mut().insert(block, data);
+    }
+
+    /// Blocks in the overlay.
+    pub fn overlay_len(&self) -> usize {
+        self.overlay.0.borrow().len()
+    }
+
+    /// Copies the overlay's blocks over `buf`, which holds the device's
+    /// bytes from byte `offset`.
+    fn apply_overlay(&self, offset: u64, buf: &mut [u8]) {
+        let overlay = self.overlay.0.borrow();
+        if overlay.is_empty() || buf.is_empty() {
+            return;
+        }
+        let end = offset.saturating_add(buf.len() as u64);
+        let (first, last) = (offset / BLOCK_SIZE_U64, (end - 1) / BLOCK_SIZE_U64);
+        let patch = |block: u64, data: &Block, buf: &mut [u8]| {
+            let start = block * BLOCK_SIZE_U64;
+            let (lo, hi) = (start.max(offset), (start + BLOCK_SIZE_U64).min(end));
+            if lo < hi {
+                let dst = &mut buf[(lo - offset) as usize..(hi - offset) as usize];
+                dst.copy_from_slice(&data[(lo - start) as usize..(hi - start) as usize]);
+            }
+        };
+        if last - first < overlay.len() as u64 {
+            for b in first..=last {
+                if let Some(data) = overlay.get(&b) {
+                    patch(b, data, buf);
+                }
+            }
+        } else {
+            for (&b, data) in overlay.iter() {
+                if (first..=last).contains(&b) {
+                    patch(b, data, buf);
+                }
+            }
+        }
     }
 
     /// The path it was opened by.
@@ -125,7 +186,9 @@ impl BlockDev {
                 format!("{}: read error at block {block}", self.path.display()),
                 e,
             )
-        })
+        })?;
+        self.apply_overlay(off, buf);
+        Ok(())
     }
 
     /// Writes block `block`.
@@ -141,7 +204,16 @@ impl BlockDev {
                 format!("{}: write error at block {block}", self.path.display()),
                 e,
             )
-        })
+        })?;
+        let mut overlay = self.overlay.0.borrow_mut();
+        if !overlay.is_empty() {
+            for (i, data) in buf.chunks_exact(BLOCK_SIZE).enumerate() {
+                if let Some(o) = overlay.get_mut(&(block + i as u64)) {
+                    o.copy_from_slice(data);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes zeros to `count` blocks starting at `block`.
@@ -166,7 +238,9 @@ impl BlockDev {
                 format!("{}: read error at byte {offset}", self.path.display()),
                 e,
             )
-        })
+        })?;
+        self.apply_overlay(offset, buf);
+        Ok(())
     }
 
     /// Flushes written data to stable storage.

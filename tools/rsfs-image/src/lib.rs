@@ -8,6 +8,9 @@
 //!   directories and bitmaps through the shared format types, plus builders
 //!   (directories, files with a chosen fragmentation, symlinks, hard links,
 //!   device nodes) used to make populated test images.
+//! - [`journal`]: the journal superblock, replaying the log (onto the
+//!   device, or into an overlay of it for a read-only check), writing an
+//!   empty journal, and building transactions (tests, crafted images).
 //! - [`mkfs`]: laying out and writing a new filesystem, and the safety checks
 //!   before doing so (mounted? existing filesystem?).
 //! - [`temp`]: scratch image files for tests.
@@ -17,13 +20,14 @@
 
 pub mod dev;
 pub mod image;
+pub mod journal;
 pub mod mkfs;
 pub mod temp;
 
 pub use dev::BlockDev;
 pub use image::{FileLayout, Image, ZeroBlocks};
-pub use temp::TempFile;
 pub use rsfs_format as format;
+pub use temp::TempFile;
 
 use std::fmt;
 use std::io;

@@ -29,8 +29,12 @@ pub struct MkfsOptions {
     /// Inode slots (rounded up to a multiple of 16; default: one per 16 KiB,
     /// at least 64).
     pub inodes: Option<u64>,
-    /// Journal blocks (default: total / 256, clamped to 64 ..= 8192).
+    /// Journal blocks (default: total / 256, clamped to 64 ..= 8192; with
+    /// a journal at least [`MIN_JOURNAL_BLOCKS`]).
     pub journal_blocks: Option<u64>,
+    /// Make a filesystem without a journal (format 1.0: the journal region
+    /// is reserved and zero-filled). The default is a journalled one (1.1).
+    pub no_journal: bool,
     /// Volume label, at most 32 bytes.
     pub label: Vec<u8>,
     /// Overwrite an existing filesystem.
@@ -89,6 +93,14 @@ fn kib(blocks: u64) -> u64 {
 
 /// Lays out a filesystem of `total_blocks` with `opts`, or explains why not.
 pub fn plan(total_blocks: u64, opts: &MkfsOptions) -> Result<Geometry> {
+    match opts.journal_blocks {
+        Some(j) if !opts.no_journal && j < MIN_JOURNAL_BLOCKS => {
+            return Err(Error::msg(format!(
+                "a journal needs at least {MIN_JOURNAL_BLOCKS} blocks, not {j} (-O ^journal makes a filesystem without one)"
+            )))
+        }
+        _ => {}
+    }
     match try_plan(total_blocks, opts) {
         Ok(g) => Ok(g),
         Err(FormatError::NoDataBlocks) => Err(Error::msg(match min_blocks(opts) {
@@ -263,13 +275,16 @@ pub fn random_uuid() -> [u8; 16] {
 }
 
 /// Writes a new, empty filesystem with geometry `g` to `dev`: zeroed
-/// superblock first, then journal, bitmaps, inode table and root directory,
-/// a sync, and the superblock last (then another sync).
+/// superblock first, then the journal (zero-filled; with `journal`, its
+/// superblock: empty, sequence 1), bitmaps, inode table and root
+/// directory, a sync, and the superblock last (then another sync).
+/// Without `journal` the filesystem is format 1.0.
 pub fn write_filesystem(
     dev: &BlockDev,
     g: &Geometry,
     uuid: [u8; 16],
     label: &[u8],
+    journal: bool,
 ) -> Result<Superblock> {
     g.validate().map_err(|e| Error::format("geometry", e))?;
     if g.total_blocks > dev.blocks() {
@@ -277,15 +292,21 @@ pub fn write_filesystem(
     }
     let now = now_secs();
     let mut sb = Superblock::new(*g, now, uuid);
+    sb.set_journal(journal);
     sb.set_label(label).map_err(|_| {
         Error::msg(format!(
             "label too long or contains NUL (at most {LABEL_LEN} bytes)"
         ))
     })?;
+    sb.validate(dev.blocks())
+        .map_err(|e| Error::format("superblock", e))?;
 
     // Whatever was there is no longer recognisable while we work.
     dev.write_block(SUPERBLOCK_BLOCK, &zero_block())?;
     dev.write_zeroes(g.journal_start, g.journal_blocks)?;
+    if journal {
+        crate::journal::write_empty(dev, g, 1)?;
+    }
 
     let mut bb = vec![0u8; (g.block_bitmap_blocks as usize) * BLOCK_SIZE];
     g.mark_fixed_blocks(&mut bb);
@@ -383,5 +404,5 @@ pub fn mkfs(path: &Path, opts: &MkfsOptions) -> Result<Superblock> {
         }
     }
     let uuid = opts.uuid.unwrap_or_else(random_uuid);
-    write_filesystem(&dev, &g, uuid, &opts.label)
+    write_filesystem(&dev, &g, uuid, &opts.label, !opts.no_journal)
 }
