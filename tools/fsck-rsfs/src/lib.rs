@@ -2,7 +2,12 @@
 
 //! The rsfs checker behind `fsck.rsfs`.
 //!
-//! [`fsck`] checks a filesystem in five passes and returns a [`Report`]:
+//! [`fsck`] checks a filesystem in five passes and returns a [`Report`].
+//! On a journalled filesystem (format 1.1) the journal comes first: its
+//! superblock is checked, and a log that needs recovery is replayed onto
+//! the device (repair mode; not an error: exit 0 if nothing else is wrong)
+//! or, with `-n`, into an overlay of the device that the passes then read,
+//! so the check sees what the next mount will. Then:
 //!
 //! 1. every allocated inode (mode != 0): checksum, [`Inode::check`], its
 //!    extents and overflow chain, its `blocks` count, size against mapping,
@@ -12,18 +17,26 @@
 //!    types, each directory reached once with the right `dir_parent`;
 //! 3. link counts (the links found, and within the kernel's bounds:
 //!    1..=65000, directories 2..=65000), and allocated inodes not
-//!    reachable from the root;
+//!    reachable from the root: orphans (no links: unlinked while open,
+//!    then a crash) are freed in repair mode, others reported;
 //! 4. block and inode bitmaps against what passes 1-3 found in use, and the
 //!    superblock's free counts;
-//! 5. the superblock state (not cleanly unmounted).
+//! 5. the superblock state: "not cleanly unmounted" is a problem on a 1.0
+//!    filesystem, and normal on a journalled one (noted, and marked clean
+//!    by a repair that leaves no problem).
 //!
 //! In repair mode the safe fixes are applied: bitmaps, free counts, link
 //! counts, `blocks` fields, directory sizes and `dir_parent`, a used slot 0
-//! (zeroed), and the dirty state once nothing else is wrong. Everything
-//! else is reported and left.
+//! (zeroed), orphans freed, a corrupt journal superblock or log rewritten
+//! empty, and the dirty state once nothing else is wrong. Everything else
+//! is reported and left.
 //! A superblock that fails validation is never repaired.
+//!
+//! [`add_journal`] (`fsck.rsfs -O journal`) makes a clean 1.0 filesystem a
+//! journalled 1.1 one.
 
 use rsfs_image::format::*;
+use rsfs_image::journal::{self, JournalState};
 use rsfs_image::{file_kind_name, BlockDev, Error};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::Path;
@@ -71,6 +84,21 @@ impl Report {
     pub fn mentions(&self, text: &str) -> bool {
         self.problems.iter().any(|p| p.contains(text))
     }
+
+    /// Whether any informational line contains `text`.
+    pub fn notes(&self, text: &str) -> bool {
+        self.info.iter().any(|p| p.contains(text))
+    }
+
+    fn fixed_problem(&mut self, msg: String) {
+        self.problems.push(format!("{msg} (fixed)"));
+        self.fixed += 1;
+    }
+
+    fn unfixed_problem(&mut self, msg: String) {
+        self.problems.push(msg);
+        self.unfixed += 1;
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,6 +108,9 @@ enum Fix {
     DirParent(u64, u64),
     Nlink(u64, u32),
     FreeSlotZero,
+    /// Free orphan inode `.0` and its `.1` blocks (already released in the
+    /// expected bitmaps).
+    FreeOrphan(u64, u64),
     BlockBitmap,
     InodeBitmap,
     FreeBlocks(u64),
@@ -98,6 +129,8 @@ struct Info {
     dir_parent: u64,
     /// Directories: disk block of each directory block, in order.
     dir_blocks: Vec<u64>,
+    /// Blocks owned (extents and overflow chain), as runs (start, length).
+    owned: Vec<(u64, u64)>,
     refs: u32,
     subdirs: u32,
     reached: bool,
@@ -133,6 +166,15 @@ struct Checker<'a> {
     tree_trusted: bool,
     root_ok: bool,
     stats: Stats,
+    /// Repair mode: orphans are released from the expected bitmaps.
+    repair: bool,
+    /// Blocks and inode slots of orphans to be freed: their bitmap bits
+    /// differ from the expected ones because of that, not reported again.
+    released_blocks: BTreeSet<u64>,
+    released_inodes: BTreeSet<u64>,
+    /// A journalled filesystem's dirty state: marked clean by a repair
+    /// that leaves no problem.
+    clean_quietly: bool,
 }
 
 type R<T> = Result<T, Error>;
@@ -145,7 +187,7 @@ fn show(name: &[u8]) -> String {
 }
 
 impl<'a> Checker<'a> {
-    fn new(dev: &'a BlockDev, sb: Superblock) -> Checker<'a> {
+    fn new(dev: &'a BlockDev, sb: Superblock, repair: bool) -> Checker<'a> {
         let g = sb.geometry;
         let mut used = vec![0u8; (g.block_bitmap_blocks as usize) * BLOCK_SIZE];
         g.mark_fixed_blocks(&mut used);
@@ -165,6 +207,10 @@ impl<'a> Checker<'a> {
             tree_trusted: true,
             root_ok: false,
             stats: Stats::default(),
+            repair,
+            released_blocks: BTreeSet::new(),
+            released_inodes: BTreeSet::new(),
+            clean_quietly: false,
         }
     }
 
@@ -408,6 +454,11 @@ impl<'a> Checker<'a> {
             }
             _ => self.stats.other += 1,
         }
+        let owned = chain
+            .iter()
+            .map(|b| (*b, 1))
+            .chain(extents.iter().map(|e| (e.physical, u64::from(e.len))))
+            .collect();
         self.inodes.insert(
             ino,
             Info {
@@ -415,6 +466,7 @@ impl<'a> Checker<'a> {
                 nlink: inode.nlink,
                 dir_parent: inode.dir_parent,
                 dir_blocks,
+                owned,
                 refs: 0,
                 subdirs: 0,
                 reached: false,
@@ -599,10 +651,16 @@ impl<'a> Checker<'a> {
 
     // ---- pass 3: link counts and orphans --------------------------------
 
-    fn pass_links(&mut self) {
+    fn pass_links(&mut self) -> R<()> {
         let mut inos: Vec<u64> = self.inodes.keys().copied().collect();
         inos.sort_unstable();
         for ino in inos {
+            let Some(info) = self.inodes.get(&ino) else {
+                continue;
+            };
+            if !info.reached && info.nlink == 0 && self.root_ok && self.orphan(ino)? {
+                continue;
+            }
             let Some(info) = self.inodes.get(&ino) else {
                 continue;
             };
@@ -654,6 +712,72 @@ impl<'a> Checker<'a> {
                 self.problem(msg, fix);
             }
         }
+        Ok(())
+    }
+
+    /// An in-use inode with no links that no directory names: unlinked
+    /// while open, then a crash before the last close freed it. Reports it
+    /// (and, in repair mode, releases its blocks and slot from the expected
+    /// bitmaps and frees it); `false` if it cannot safely be freed (the
+    /// caller reports it as unreachable).
+    fn orphan(&mut self, ino: u64) -> R<bool> {
+        let Some(info) = self.inodes.get(&ino) else {
+            return Ok(false);
+        };
+        // With part of the tree or of the block map unknown, a directory
+        // might still name it, or another inode own its blocks.
+        if !self.tree_trusted || !self.block_map_trusted {
+            return Ok(false);
+        }
+        let owned = info.owned.clone();
+        let (kind, dir_blocks) = (info.kind, info.dir_blocks.clone());
+        if owned
+            .iter()
+            .any(|&(s, l)| self.dups.range(s..s.saturating_add(l)).next().is_some())
+        {
+            return Ok(false);
+        }
+        // A removed directory is empty: one with entries is not an orphan
+        // but a lost subtree.
+        let mut buf = rsfs_image::zero_block();
+        for b in dir_blocks {
+            self.dev.read_block(b, &mut buf)?;
+            if dir_block_check_header(&buf, ino).is_err() || dir_entries(&buf).next().is_some() {
+                return Ok(false);
+            }
+        }
+        let blocks: u64 = owned.iter().map(|r| r.1).sum();
+        if !self.repair {
+            self.problem(
+                format!(
+                    "orphan inode {ino} ({}, {blocks} blocks): in use with no links and in no directory (unlinked while open); fsck.rsfs without -n frees it",
+                    file_kind_name(kind)
+                ),
+                None,
+            );
+            return Ok(true);
+        }
+        for (s, l) in owned {
+            for b in s..s.saturating_add(l) {
+                let _ = bitmap_set(&mut self.used, b, false);
+                self.released_blocks.insert(b);
+            }
+        }
+        let _ = bitmap_set(&mut self.allocated, ino, false);
+        self.released_inodes.insert(ino);
+        // What else was wrong with it goes with it.
+        let mine = [
+            format!("inode {ino}: "),
+            format!("directory {ino}: "),
+            format!("symlink {ino}: "),
+        ];
+        self.problems
+            .retain(|p| !mine.iter().any(|m| p.msg.starts_with(m.as_str())));
+        self.problem(
+            format!("orphan inode {ino} freed"),
+            Some(Fix::FreeOrphan(ino, blocks)),
+        );
+        Ok(true)
     }
 
     // ---- pass 4: bitmaps and free counts --------------------------------
@@ -668,8 +792,9 @@ impl<'a> Checker<'a> {
         for (i, (d, e)) in disk.iter().zip(&self.used).enumerate() {
             if d != e {
                 for bit in 0..8 {
-                    if (d ^ e) & (1 << bit) != 0 {
-                        diffs.push(((i * 8 + bit) as u64, e & (1 << bit) != 0));
+                    let b = (i * 8 + bit) as u64;
+                    if (d ^ e) & (1 << bit) != 0 && !self.released_blocks.contains(&b) {
+                        diffs.push((b, e & (1 << bit) != 0));
                     }
                 }
             }
@@ -696,8 +821,9 @@ impl<'a> Checker<'a> {
         for (i, (d, e)) in disk.iter().zip(&self.allocated).enumerate() {
             if d != e {
                 for bit in 0..8 {
-                    if (d ^ e) & (1 << bit) != 0 {
-                        diffs.push(((i * 8 + bit) as u64, e & (1 << bit) != 0));
+                    let ino = (i * 8 + bit) as u64;
+                    if (d ^ e) & (1 << bit) != 0 && !self.released_inodes.contains(&ino) {
+                        diffs.push((ino, e & (1 << bit) != 0));
                     }
                 }
             }
@@ -720,8 +846,10 @@ impl<'a> Checker<'a> {
             self.problem(msg, Some(Fix::InodeBitmap));
         }
 
+        // Freeing the orphans adds their blocks and slots to the counts.
         let free_blocks = bitmap_count_zeros(&self.used, g.total_blocks);
-        if self.sb.free_blocks != free_blocks {
+        let released = self.released_blocks.len() as u64;
+        if self.sb.free_blocks.saturating_add(released) != free_blocks {
             let msg = format!(
                 "superblock: free block count is {}, should be {free_blocks}",
                 self.sb.free_blocks
@@ -732,7 +860,8 @@ impl<'a> Checker<'a> {
             self.problem(msg, fix);
         }
         let free_inodes = bitmap_count_zeros(&self.allocated, g.inode_count);
-        if self.sb.free_inodes != free_inodes {
+        let released = self.released_inodes.len() as u64;
+        if self.sb.free_inodes.saturating_add(released) != free_inodes {
             let msg = format!(
                 "superblock: free inode count is {}, should be {free_inodes}",
                 self.sb.free_inodes
@@ -775,6 +904,23 @@ impl<'a> Checker<'a> {
                 buf[..INODE_SIZE].fill(0);
                 self.dev.write_block(blk, &buf)?;
             }
+            Fix::FreeOrphan(ino, blocks) => {
+                let (blk, off) = self
+                    .g
+                    .inode_location(ino)
+                    .map_err(|e| Error::format(format!("inode {ino}"), e))?;
+                let mut buf = self.dev.read_block_new(blk)?;
+                buf[off..off + INODE_SIZE].fill(0);
+                self.dev.write_block(blk, &buf)?;
+                // The expected bitmaps no longer have it (and are to be
+                // trusted: an orphan is freed only then).
+                self.dev
+                    .write_blocks(self.g.block_bitmap_start, &self.used)?;
+                self.dev
+                    .write_blocks(self.g.inode_bitmap_start, &self.allocated)?;
+                sb.free_blocks = sb.free_blocks.saturating_add(blocks);
+                sb.free_inodes = sb.free_inodes.saturating_add(1);
+            }
             Fix::BlockBitmap => self
                 .dev
                 .write_blocks(self.g.block_bitmap_start, &self.used)?,
@@ -810,16 +956,139 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if self.clean_quietly && !unfixable {
+            sb.state = STATE_CLEAN;
+            report.info.push(
+                "filesystem was not cleanly unmounted (normal for a journalled filesystem after a crash): checked, marked clean"
+                    .into(),
+            );
+        }
         if sb != self.sb {
             sb.write_time = rsfs_image::now_secs();
             let mut buf = rsfs_image::zero_block();
             sb.encode(&mut buf);
             self.dev.write_block(SUPERBLOCK_BLOCK, &buf)?;
         }
-        if report.fixed > 0 {
+        if report.fixed > 0 || sb != self.sb {
             self.dev.sync()?;
         }
         Ok(())
+    }
+}
+
+/// Checks the journal of a journalled filesystem before the passes: its
+/// superblock, and the log. A log that needs recovery is replayed onto the
+/// device (`repair`) or laid over it (check only). Returns whether the
+/// filesystem as the passes will read it changed (block 0 included).
+fn check_journal(
+    dev: &mut BlockDev,
+    sb: &Superblock,
+    repair: bool,
+    verbose: bool,
+    report: &mut Report,
+) -> R<bool> {
+    let g = sb.geometry;
+    match journal::check(dev, &g)? {
+        JournalState::BadSuper(e) => {
+            let msg = format!("journal superblock corrupt: {}", e.as_str());
+            if repair {
+                // Whatever its log held (if anything) is lost; the check
+                // that follows finds what that left inconsistent.
+                let seq = journal::fresh_sequence(dev, &g)?;
+                journal::write_empty(dev, &g, seq)?;
+                dev.sync()?;
+                report.fixed_problem(format!("{msg}: rewritten empty, next transaction {seq}"));
+            } else {
+                report.unfixed_problem(format!(
+                    "{msg} (the kernel refuses to mount; fsck.rsfs without -n rewrites it empty)"
+                ));
+            }
+            Ok(false)
+        }
+        JournalState::Empty(j) => {
+            if verbose {
+                report.info.push(format!(
+                    "journal: {} blocks, empty, next transaction {}",
+                    j.blocks, j.sequence
+                ));
+            }
+            Ok(false)
+        }
+        JournalState::Corrupt(_, c) => {
+            let msg = format!("journal corrupt: {}", c.detail);
+            if repair {
+                let seq = journal::fresh_sequence(dev, &g)?;
+                journal::write_empty(dev, &g, seq)?;
+                dev.sync()?;
+                report.fixed_problem(format!("{msg}: log discarded, nothing replayed"));
+            } else {
+                report.unfixed_problem(format!(
+                    "{msg} (the kernel refuses to mount; fsck.rsfs without -n discards the log)"
+                ));
+            }
+            Ok(false)
+        }
+        JournalState::NeedsRecovery(r) => {
+            let n = r.transactions();
+            if repair {
+                r.replay(dev, &g)?;
+                report.info.push(format!(
+                    "journal: replayed {n} transactions ({} blocks)",
+                    r.blocks()
+                ));
+            } else {
+                r.overlay(dev, &g)?;
+                report.info.push(format!(
+                    "journal needs recovery ({n} transactions); the next mount or fsck.rsfs without -n replays it (checked as replayed)"
+                ));
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Runs the five passes over the filesystem `sb` describes.
+fn check_passes(c: &mut Checker<'_>) -> R<()> {
+    c.pass_inodes()?;
+    c.report_dups()?;
+    c.pass_tree()?;
+    c.pass_links()?;
+    c.pass_bitmaps()?;
+    if !c.tree_trusted {
+        // With part of the tree unreadable, where a directory belongs is not
+        // known for sure: leave dir_parent alone (link counts already are).
+        for p in &mut c.problems {
+            if matches!(p.fix, Some(Fix::DirParent(..))) {
+                p.fix = None;
+            }
+        }
+    }
+    if c.sb.state == STATE_DIRTY {
+        if c.sb.has_journal() {
+            // The kernel keeps it dirty while mounted; after a crash the
+            // journal (replayed above, or at the next mount) makes the
+            // metadata consistent again, and the passes checked it.
+            c.clean_quietly = true;
+        } else {
+            c.problem(
+                "filesystem was not cleanly unmounted".into(),
+                Some(Fix::CleanState),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Reads and validates block 0; a superblock that does not validate is
+/// reported (never repaired) and `None` returned.
+fn read_superblock(dev: &BlockDev, report: &mut Report, what: &str) -> R<Option<Superblock>> {
+    let block0 = dev.read_block_new(SUPERBLOCK_BLOCK)?;
+    match Superblock::decode_and_validate(&block0, dev.blocks()) {
+        Ok(sb) => Ok(Some(sb)),
+        Err(e) => {
+            report.unfixed_problem(format!("{what}: {}", e.as_str()));
+            Ok(None)
+        }
     }
 }
 
@@ -836,15 +1105,9 @@ fn run(path: &Path, opts: &Options, report: &mut Report) -> R<()> {
             .info
             .push(format!("warning: {m}; results may be inconsistent"));
     }
-    let dev = BlockDev::open(path, repair)?;
-    let block0 = dev.read_block_new(SUPERBLOCK_BLOCK)?;
-    let sb = match Superblock::decode_and_validate(&block0, dev.blocks()) {
-        Ok(sb) => sb,
-        Err(e) => {
-            report.problems.push(format!("superblock: {}", e.as_str()));
-            report.unfixed += 1;
-            return Ok(());
-        }
+    let mut dev = BlockDev::open(path, repair)?;
+    let Some(mut sb) = read_superblock(&dev, report, "superblock")? else {
+        return Ok(());
     };
     if repair && sb.has_unknown_ro_compat() {
         report.info.push(format!(
@@ -853,27 +1116,16 @@ fn run(path: &Path, opts: &Options, report: &mut Report) -> R<()> {
         ));
         repair = false;
     }
-    let mut c = Checker::new(&dev, sb);
-    c.pass_inodes()?;
-    c.report_dups()?;
-    c.pass_tree()?;
-    c.pass_links();
-    c.pass_bitmaps()?;
-    if !c.tree_trusted {
-        // With part of the tree unreadable, where a directory belongs is not
-        // known for sure: leave dir_parent alone (link counts already are).
-        for p in &mut c.problems {
-            if matches!(p.fix, Some(Fix::DirParent(..))) {
-                p.fix = None;
-            }
-        }
+    if sb.has_journal() && check_journal(&mut dev, &sb, repair, opts.verbose, report)? {
+        // The log may have held block 0.
+        let Some(s) = read_superblock(&dev, report, "superblock (as the journal leaves it)")?
+        else {
+            return Ok(());
+        };
+        sb = s;
     }
-    if sb.state == STATE_DIRTY {
-        c.problem(
-            "filesystem was not cleanly unmounted".into(),
-            Some(Fix::CleanState),
-        );
-    }
+    let mut c = Checker::new(&dev, sb, repair);
+    check_passes(&mut c)?;
     if opts.verbose {
         let g = c.g;
         let used_inodes = g.inode_count - 1 - bitmap_count_zeros(&c.allocated, g.inode_count);
@@ -894,12 +1146,116 @@ fn run(path: &Path, opts: &Options, report: &mut Report) -> R<()> {
     if repair {
         c.repair(report)?;
     } else {
+        if c.clean_quietly {
+            report.info.push(
+                "filesystem was not cleanly unmounted (normal for a journalled filesystem after a crash; not a problem)"
+                    .into(),
+            );
+        }
         for p in c.problems.drain(..) {
-            report.problems.push(p.msg);
-            report.unfixed += 1;
+            report.unfixed_problem(p.msg);
         }
     }
     Ok(())
+}
+
+/// Adds a journal to the clean 1.0 filesystem in `path` (`fsck.rsfs -O
+/// journal`): checks it first (without repairing), and refuses if anything
+/// is wrong, if it is not clean, or if its journal region is too small.
+/// Then writes an empty journal superblock and the superblock with
+/// [`FEATURE_INCOMPAT_JOURNAL`] and minor version 1. Exit codes: 0 added
+/// (or already there), 4 refused because of problems (listed), 8 refused
+/// for another reason or an operational error.
+pub fn add_journal(path: &Path, opts: &Options) -> Report {
+    let mut report = Report::default();
+    match upgrade(path, opts, &mut report) {
+        Ok(None) => {}
+        Ok(Some(refused)) => {
+            report.error = Some(format!("journal not added: {refused}"));
+            if report.unfixed == 0 {
+                report.exit_code |= EXIT_OPERATIONAL;
+            }
+        }
+        Err(e) => {
+            report.error = Some(e.to_string());
+            report.exit_code |= EXIT_OPERATIONAL;
+        }
+    }
+    if report.unfixed > 0 {
+        report.exit_code |= EXIT_UNCORRECTED;
+    }
+    report
+}
+
+fn upgrade(path: &Path, opts: &Options, report: &mut Report) -> R<Option<String>> {
+    if let Some(m) = rsfs_image::mkfs::mounted(path) {
+        return Err(Error::msg(format!(
+            "{}: {m}; will not add a journal to a mounted filesystem",
+            path.display()
+        )));
+    }
+    let dev = BlockDev::open(path, true)?;
+    let Some(mut sb) = read_superblock(&dev, report, "superblock")? else {
+        return Ok(Some("the superblock is not valid".into()));
+    };
+    let g = sb.geometry;
+    if sb.has_journal() {
+        report.info.push(format!(
+            "{}: already has a journal ({} blocks at block {})",
+            path.display(),
+            g.journal_blocks,
+            g.journal_start
+        ));
+        return Ok(None);
+    }
+    if sb.has_unknown_ro_compat() {
+        return Ok(Some(format!(
+            "unknown read-only features {:#x}",
+            sb.feature_ro_compat
+        )));
+    }
+    if g.journal_blocks < MIN_JOURNAL_BLOCKS {
+        return Ok(Some(format!(
+            "the journal region has {} blocks and a journal needs at least {MIN_JOURNAL_BLOCKS} (mkfs.rsfs -J makes a larger one)",
+            g.journal_blocks
+        )));
+    }
+    let mut c = Checker::new(&dev, sb, false);
+    check_passes(&mut c)?;
+    let problems = std::mem::take(&mut c.problems);
+    drop(c);
+    if !problems.is_empty() {
+        for p in problems {
+            report.unfixed_problem(p.msg);
+        }
+        return Ok(Some(
+            "the filesystem must be clean first: run fsck.rsfs without -O".into(),
+        ));
+    }
+    if opts.verbose {
+        report.info.push(format!("{}: clean", path.display()));
+    }
+    // The journal superblock first: until the superblock says so, the
+    // region is unused, so a crash in between leaves a valid 1.0
+    // filesystem.
+    let seq = journal::fresh_sequence(&dev, &g)?;
+    journal::write_empty(&dev, &g, seq)?;
+    dev.sync()?;
+    sb.set_journal(true);
+    sb.write_time = rsfs_image::now_secs();
+    let mut buf = rsfs_image::zero_block();
+    sb.encode(&mut buf);
+    dev.write_block(SUPERBLOCK_BLOCK, &buf)?;
+    dev.sync()?;
+    report.info.push(format!(
+        "{}: journal added ({} blocks at block {}): rsfs {}.{}",
+        path.display(),
+        g.journal_blocks,
+        g.journal_start,
+        sb.version_major,
+        sb.version_minor
+    ));
+    Ok(None)
 }
 
 /// Checks (and with `opts.repair`, repairs) the filesystem in `path`.

@@ -3,8 +3,10 @@
 //! fsck.rsfs against images: clean ones (empty and populated) and each kind
 //! of corruption, through the binary (exit codes, output) and the library.
 
+use fsck_rsfs::add_journal;
 use fsck_rsfs::{fsck, Options, Report};
 use rsfs_image::format::*;
+use rsfs_image::journal::LogWriter;
 use rsfs_image::mkfs::{mkfs, MkfsOptions};
 use rsfs_image::{BlockDev, FileLayout, Image, ZeroBlocks};
 use std::path::Path;
@@ -51,6 +53,21 @@ fn new_fs(tag: &str, blocks: u64) -> Temp {
         &t.0,
         &MkfsOptions {
             blocks: Some(blocks),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    t
+}
+
+/// A filesystem without a journal (format 1.0).
+fn new_fs_v10(tag: &str, blocks: u64) -> Temp {
+    let t = Temp::new(tag);
+    mkfs(
+        &t.0,
+        &MkfsOptions {
+            blocks: Some(blocks),
+            no_journal: true,
             ..Default::default()
         },
     )
@@ -186,6 +203,12 @@ fn populate(path: &Path) -> Pop {
 
 fn populated(tag: &str) -> (Temp, Pop) {
     let t = new_fs(tag, 8192);
+    let pop = populate(&t.0);
+    (t, pop)
+}
+
+fn populated_v10(tag: &str) -> (Temp, Pop) {
+    let t = new_fs_v10(tag, 8192);
     let pop = populate(&t.0);
     (t, pop)
 }
@@ -429,7 +452,8 @@ fn unknown_incompat_feature() {
 
 #[test]
 fn dirty_state() {
-    let (t, _) = populated("dirty");
+    // Without a journal, an unclean unmount is a problem.
+    let (t, _) = populated_v10("dirty");
     edit_sb(&t.0, |sb| sb.state = STATE_DIRTY);
     assert_repairable(&t.0, "not cleanly unmounted");
 }
@@ -1025,7 +1049,7 @@ fn root_not_a_directory() {
 
 #[test]
 fn repair_leaves_dirty_state_when_unfixable_remain() {
-    let (t, pop) = populated("dirty-unfixable");
+    let (t, pop) = populated_v10("dirty-unfixable");
     edit_sb(&t.0, |sb| sb.state = STATE_DIRTY);
     edit_inode(&t.0, pop.medium, |i| i.size = 4096);
     edit_inode(&t.0, pop.small, |i| i.nlink = 1);
@@ -1089,5 +1113,653 @@ fn garbage_blocks_never_crash_fsck() {
         // After a repair, a second repair has nothing more it can fix.
         let r2 = repair(&t.0);
         assert_eq!(r2.fixed, 0, "round {round}: {r2:#?}");
+    }
+}
+
+// ---- the journal (format 1.1) --------------------------------------------------
+
+/// The journal superblock of the image at `path`.
+fn journal_super(path: &Path) -> Result<JournalSuper, FormatError> {
+    let dev = BlockDev::open(path, false).unwrap();
+    let sb = Superblock::decode(&dev.read_block_new(0).unwrap()).unwrap();
+    let g = sb.geometry;
+    JournalSuper::decode(
+        &dev.read_block_new(g.journal_start).unwrap(),
+        g.journal_blocks,
+    )
+}
+
+/// Writes the transactions `f` builds to the log of the image at `path`,
+/// from log index 1, and points the journal superblock at them (first
+/// transaction `sequence`), as a crash after their commit leaves it.
+fn log(path: &Path, sequence: u64, f: impl FnOnce(&mut LogWriter, &Geometry)) -> Geometry {
+    let dev = BlockDev::open(path, true).unwrap();
+    let g = Superblock::decode(&dev.read_block_new(0).unwrap())
+        .unwrap()
+        .geometry;
+    let mut w = LogWriter::new(g.journal_blocks, 1);
+    f(&mut w, &g);
+    w.write(&dev, &g).unwrap();
+    let mut b = rsfs_image::zero_block();
+    JournalSuper {
+        blocks: g.journal_blocks,
+        sequence,
+        start: 1,
+    }
+    .encode(&mut b);
+    dev.write_block(g.journal_start, &b).unwrap();
+    g
+}
+
+/// A consistent change, as one transaction would log it: `change` made on
+/// a copy of the image at `path` (which is left alone), its superblock
+/// left dirty as a mounted filesystem's is. Returns the blocks that differ
+/// outside the journal, with their new contents, and the changed image.
+fn changes(path: &Path, change: impl FnOnce(&mut Image)) -> (Vec<(u64, Box<Block>)>, Vec<u8>) {
+    let copy = Temp::new("changed");
+    std::fs::copy(path, &copy.0).unwrap();
+    let mut img = Image::open(&copy.0, true).unwrap();
+    change(&mut img);
+    img.flush().unwrap();
+    img.sb.state = STATE_DIRTY;
+    img.write_superblock().unwrap();
+    let g = img.geometry();
+    drop(img);
+    let (old, new) = (
+        std::fs::read(path).unwrap(),
+        std::fs::read(&copy.0).unwrap(),
+    );
+    let journal = g.journal_start..g.journal_start + g.journal_blocks;
+    let blocks = (0..g.total_blocks)
+        .filter(|b| !journal.contains(b))
+        .filter_map(|b| {
+            let r = b as usize * BLOCK_SIZE..(b as usize + 1) * BLOCK_SIZE;
+            (old[r.clone()] != new[r.clone()]).then(|| {
+                let mut blk = rsfs_image::zero_block();
+                blk.copy_from_slice(&new[r]);
+                (b, blk)
+            })
+        })
+        .collect();
+    (blocks, new)
+}
+
+/// The image's blocks outside the journal region.
+fn outside_journal(bytes: &[u8], g: &Geometry) -> Vec<u8> {
+    let mut v = bytes[..BLOCK_SIZE].to_vec();
+    v.extend_from_slice(&bytes[(g.journal_start + g.journal_blocks) as usize * BLOCK_SIZE..]);
+    v
+}
+
+fn as_copies(blocks: &[(u64, Box<Block>)]) -> Vec<(u64, &Block)> {
+    blocks.iter().map(|(b, d)| (*b, &**d)).collect()
+}
+
+#[test]
+fn fresh_filesystem_is_journalled_and_clean() {
+    let t = new_fs("journalled", 4096);
+    let sb = Image::open(&t.0, false).unwrap().sb;
+    assert!(sb.has_journal());
+    assert_eq!(
+        journal_super(&t.0),
+        Ok(JournalSuper {
+            blocks: 64,
+            sequence: 1,
+            start: 0
+        })
+    );
+    assert_clean(&t.0);
+    let r = check_only(&t.0);
+    assert!(
+        r.notes("journal: 64 blocks, empty, next transaction 1"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn a_committed_log_is_checked_as_replayed_and_replayed_by_a_repair() {
+    let (t, pop) = populated("replay");
+    // A new file and directory, and an unlinked socket (its slot freed,
+    // as the kernel's unlink does).
+    let (blocks, changed) = changes(&t.0, |img| {
+        img.create_file(ROOT_INO, b"new-file", b"logged", FileLayout::contiguous())
+            .unwrap();
+        img.mkdir(pop.dir_a, b"new-dir", 0o750).unwrap();
+        let sock = img.remove_entry(pop.dir_d, b"sock").unwrap();
+        img.write_inode_raw(sock, &[0; INODE_SIZE]).unwrap();
+        img.set_inode_in_use(sock, false).unwrap();
+    });
+    assert!(
+        blocks.iter().any(|(b, _)| *b == 0),
+        "the superblock is logged"
+    );
+    assert!(blocks.len() >= 5, "{}", blocks.len());
+    // Two transactions: the first half and the second half.
+    let half = blocks.len() / 2;
+    let g = log(&t.0, 40, |w, _| {
+        w.transaction(40, &as_copies(&blocks[..half]), &[], true);
+        w.transaction(41, &as_copies(&blocks[half..]), &[], true);
+    });
+    let before = std::fs::read(&t.0).unwrap();
+
+    // -n: checked as the replay leaves it; nothing written.
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 0, "{r:#?}");
+    assert!(
+        r.notes("journal needs recovery (2 transactions); the next mount or fsck.rsfs without -n replays it"),
+        "{r:#?}"
+    );
+    assert!(
+        r.notes("not cleanly unmounted (normal for a journalled filesystem"),
+        "{r:#?}"
+    );
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("journal needs recovery"), "{out}");
+    assert!(
+        std::fs::read(&t.0).unwrap() == before,
+        "-n wrote to the image"
+    );
+
+    // Without the log the image is what it was: the old tree.
+    assert!(Image::open(&t.0, false)
+        .unwrap()
+        .resolve("/new-file")
+        .is_err());
+
+    // A repair replays it: not an error.
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "journal: replayed 2 transactions ({} blocks)",
+            blocks.len()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("marked clean"), "{out}");
+    let after = std::fs::read(&t.0).unwrap();
+    let mut want = changed.clone();
+    // Marked clean once checked: the superblock is the logged one but clean.
+    let mut sb = Superblock::decode(after[..BLOCK_SIZE].try_into().unwrap()).unwrap();
+    assert_eq!(sb.state, STATE_CLEAN);
+    sb.state = STATE_DIRTY;
+    let logged = Superblock::decode(changed[..BLOCK_SIZE].try_into().unwrap()).unwrap();
+    sb.write_time = logged.write_time;
+    assert_eq!(sb, logged);
+    want[..BLOCK_SIZE].copy_from_slice(&after[..BLOCK_SIZE]);
+    assert!(
+        outside_journal(&after, &g) == outside_journal(&want, &g),
+        "home blocks hold the copies"
+    );
+    assert_eq!(
+        journal_super(&t.0),
+        Ok(JournalSuper {
+            blocks: g.journal_blocks,
+            sequence: 42,
+            start: 0
+        })
+    );
+    assert_clean(&t.0);
+    let img = Image::open(&t.0, false).unwrap();
+    assert_eq!(
+        img.read_file(img.resolve("/new-file").unwrap()).unwrap(),
+        b"logged"
+    );
+    assert!(img.resolve("/a/new-dir").is_ok() && img.resolve("/d/sock").is_err());
+}
+
+#[test]
+fn a_revoked_copy_is_not_replayed() {
+    let (t, pop) = populated("revoke");
+    let img = Image::open(&t.0, false).unwrap();
+    let inode = img.read_inode(pop.medium).unwrap();
+    let data = img.extents(pop.medium, &inode).unwrap()[0].physical;
+    let table = img.geometry().inode_table_start + 1;
+    drop(img);
+    let garbage = [0x6b; BLOCK_SIZE];
+    // Transaction 7 logs garbage over a file's block and an inode table
+    // block; 8 revokes both (freed, reused for data: the copies must not
+    // come back). 9 logs the table block again, after the revoke: replayed.
+    let table_now = BlockDev::open(&t.0, false)
+        .unwrap()
+        .read_block_new(table)
+        .unwrap();
+    log(&t.0, 7, |w, _| {
+        w.transaction(7, &[(data, &garbage), (table, &garbage)], &[], true);
+        w.transaction(8, &[], &[data, table], true);
+        w.transaction(9, &[(table, &table_now)], &[], true);
+    });
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 0, "{r:#?}");
+    assert!(r.notes("journal needs recovery (3 transactions)"), "{r:#?}");
+    let r = repair(&t.0);
+    assert_eq!(r.exit_code, 0, "{r:#?}");
+    assert!(
+        r.notes("journal: replayed 3 transactions (1 blocks)"),
+        "{r:#?}"
+    );
+    assert_clean(&t.0);
+    let img = Image::open(&t.0, false).unwrap();
+    assert_eq!(img.read_file(pop.medium).unwrap(), content(40 * 4096, 2));
+    assert_eq!(journal_super(&t.0).unwrap().sequence, 10);
+}
+
+#[test]
+fn a_torn_last_transaction_is_not_replayed() {
+    let (t, pop) = populated("torn");
+    let (blocks, _) = changes(&t.0, |img| {
+        img.mkdir(ROOT_INO, b"made", 0o755).unwrap();
+    });
+    let img = Image::open(&t.0, false).unwrap();
+    let (table, _) = img.geometry().inode_location(pop.small).unwrap();
+    drop(img);
+    let garbage = [0x33; BLOCK_SIZE];
+    let g = log(&t.0, 1, |w, _| {
+        w.transaction(1, &as_copies(&blocks), &[], true);
+        // Its copy did not reach the disk before the commit block did.
+        let at = w.transaction(2, &[(table, &garbage)], &[], true);
+        let copy = w.out.iter_mut().find(|(i, _)| *i == at + 1).unwrap();
+        copy.1[100] ^= 1;
+        // And a third one without a commit block.
+        w.transaction(3, &[(table, &garbage)], &[], false);
+    });
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 0, "{r:#?}");
+    assert!(r.notes("journal needs recovery (1 transactions)"), "{r:#?}");
+    let (code, out) = run_fsck(&["-p"], &t.0);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("journal: replayed 1 transactions"), "{out}");
+    assert_clean(&t.0);
+    let img = Image::open(&t.0, false).unwrap();
+    assert!(img.resolve("/made").is_ok());
+    assert_eq!(img.read_file(pop.small).unwrap(), b"hello, rsfs\n");
+    assert_eq!(
+        journal_super(&t.0).unwrap(),
+        JournalSuper::empty(g.journal_blocks, 2)
+    );
+}
+
+#[test]
+fn a_log_naming_a_block_it_may_not_log_is_corrupt() {
+    for what in ["journal", "past-end", "revoke"] {
+        let (t, pop) = populated(&format!("badhome-{what}"));
+        let (table, _) = Image::open(&t.0, false)
+            .unwrap()
+            .geometry()
+            .inode_location(pop.small)
+            .unwrap();
+        let mut new_table = *BlockDev::open(&t.0, false)
+            .unwrap()
+            .read_block_new(table)
+            .unwrap();
+        new_table[17] ^= 0x40; // damages an inode: must not be replayed
+        let g = log(&t.0, 5, |w, g| {
+            let bad = match what {
+                "journal" => g.journal_start + 3,
+                _ => g.total_blocks,
+            };
+            w.transaction(5, &[(table, &new_table)], &[], true);
+            if what == "revoke" {
+                w.transaction(6, &[], &[bad], true);
+            } else {
+                w.transaction(6, &[(bad, &[0u8; BLOCK_SIZE])], &[], true);
+            }
+        });
+        let before = std::fs::read(&t.0).unwrap();
+        let expect = if what == "revoke" {
+            "journal corrupt: transaction 6 revokes block"
+        } else {
+            "journal corrupt: transaction 6 logs block"
+        };
+        let r = check_only(&t.0);
+        assert_eq!(r.exit_code, 4, "{what}: {r:#?}");
+        assert!(r.mentions(expect), "{what}: {r:#?}");
+        let (code, out) = run_fsck(&["-n"], &t.0);
+        assert_eq!(code, 4, "{out}");
+        assert!(
+            std::fs::read(&t.0).unwrap() == before,
+            "-n wrote to the image"
+        );
+        // A repair discards the log: nothing of it is replayed.
+        let (code, out) = run_fsck(&["-y"], &t.0);
+        assert_eq!(code, 1, "{what}: {out}");
+        assert!(
+            out.contains("log discarded, nothing replayed (fixed)"),
+            "{out}"
+        );
+        assert_clean(&t.0);
+        let j = journal_super(&t.0).unwrap();
+        assert!(!j.needs_recovery() && j.sequence > 6, "{what}: {j:?}");
+        let after = std::fs::read(&t.0).unwrap();
+        assert!(
+            outside_journal(&after, &g) == outside_journal(&before, &g),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_journal_superblock() {
+    /// (name, damage, reseal, what fsck says)
+    type Corruption = (&'static str, fn(&mut Block), bool, &'static str);
+    let corruptions: [Corruption; 4] = [
+        ("checksum", |b| b[20] ^= 1, false, "checksum mismatch"),
+        ("magic", |b| b[0] ^= 1, true, "bad magic number"),
+        (
+            "blocks",
+            |b| b[8] ^= 1,
+            true,
+            "journal does not match the filesystem",
+        ),
+        (
+            "start",
+            |b| b[24..32].copy_from_slice(&1000u64.to_le_bytes()),
+            true,
+            "journal does not match the filesystem",
+        ),
+    ];
+    for (what, f, reseal, expect) in corruptions {
+        let (t, _) = populated(&format!("jsb-{what}"));
+        let g = Image::open(&t.0, false).unwrap().geometry();
+        // Stale log blocks of an old transaction 70: the journal starts
+        // again past them.
+        log(&t.0, 70, |w, g| {
+            w.transaction(70, &[(g.data_start, &[1; BLOCK_SIZE])], &[], true);
+        });
+        edit_block(&t.0, g.journal_start, reseal, f);
+        let msg = format!("journal superblock corrupt: {expect}");
+        let r = check_only(&t.0);
+        assert_eq!(r.exit_code, 4, "{what}: {r:#?}");
+        assert!(r.mentions(&msg), "{what}: {r:#?}");
+        let (code, out) = run_fsck(&["-y"], &t.0);
+        assert_eq!(code, 1, "{what}: {out}");
+        assert!(
+            out.contains(&format!(
+                "{msg}: rewritten empty, next transaction 71 (fixed)"
+            )),
+            "{out}"
+        );
+        assert_clean(&t.0);
+        assert_eq!(
+            journal_super(&t.0),
+            Ok(JournalSuper::empty(g.journal_blocks, 71))
+        );
+    }
+}
+
+#[test]
+fn a_dirty_journalled_filesystem_is_not_a_problem() {
+    let (t, pop) = populated("dirty-journalled");
+    edit_sb(&t.0, |sb| sb.state = STATE_DIRTY);
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 0, "{r:#?}");
+    assert!(r.problems.is_empty(), "{r:#?}");
+    assert!(r.notes("not cleanly unmounted"), "{r:#?}");
+    assert_eq!(run_fsck(&["-n"], &t.0).0, 0);
+    assert_eq!(Image::open(&t.0, false).unwrap().sb.state, STATE_DIRTY);
+    // A repair that leaves nothing wrong marks it clean: still exit 0.
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(Image::open(&t.0, false).unwrap().sb.state, STATE_CLEAN);
+    // With a problem left, it stays dirty.
+    edit_sb(&t.0, |sb| sb.state = STATE_DIRTY);
+    edit_inode(&t.0, pop.medium, |i| i.size = 4096);
+    let r = repair(&t.0);
+    assert_eq!(r.exit_code, 4, "{r:#?}");
+    assert_eq!(Image::open(&t.0, false).unwrap().sb.state, STATE_DIRTY);
+}
+
+#[test]
+fn orphan_inodes_are_freed() {
+    let (t, pop) = populated("orphan-freed");
+    let mut img = Image::open(&t.0, true).unwrap();
+    // Unlinked while open: no entry, no links, blocks and slot still used.
+    img.remove_entry(pop.dir_d, b"lonely").unwrap();
+    let mut i = img.read_inode(pop.orphan_candidate).unwrap();
+    i.nlink = 0;
+    img.write_inode(pop.orphan_candidate, &i).unwrap();
+    // A removed directory, open too: empty, one block, no links.
+    let dir = img.mkdir(ROOT_INO, b"gone", 0o755).unwrap();
+    img.add_entry(dir, b"x", pop.small, DT_REG).unwrap();
+    img.remove_entry(dir, b"x").unwrap();
+    img.remove_entry(ROOT_INO, b"gone").unwrap();
+    let mut d = img.read_inode(dir).unwrap();
+    d.nlink = 0;
+    img.write_inode(dir, &d).unwrap();
+    let mut root = img.read_inode(ROOT_INO).unwrap();
+    root.nlink -= 1;
+    img.write_inode(ROOT_INO, &root).unwrap();
+    img.flush().unwrap();
+    let file_block = img
+        .map_block(pop.orphan_candidate, &i, 0)
+        .unwrap()
+        .unwrap()
+        .0;
+    let dir_block = img.dir_blocks(dir).unwrap()[0];
+    let (free_blocks, free_inodes) = (img.sb.free_blocks, img.sb.free_inodes);
+    drop(img);
+
+    let r = check_only(&t.0);
+    assert_eq!(r.exit_code, 4, "{r:#?}");
+    assert!(
+        r.mentions(&format!(
+            "orphan inode {} (regular file, 1 blocks): in use with no links",
+            pop.orphan_candidate
+        )),
+        "{r:#?}"
+    );
+    assert!(
+        r.mentions(&format!("orphan inode {dir} (directory, 1 blocks)")),
+        "{r:#?}"
+    );
+    assert_eq!(r.problems.len(), 2, "{r:#?}");
+    let (code, out) = run_fsck(&["-n"], &t.0);
+    assert_eq!(code, 4, "{out}");
+
+    let (code, out) = run_fsck(&["-y"], &t.0);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "orphan inode {} freed (fixed)",
+            pop.orphan_candidate
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("orphan inode {dir} freed (fixed)")),
+        "{out}"
+    );
+    assert!(out.contains("2 problem(s), 2 fixed, 0 left"), "{out}");
+    assert_clean(&t.0);
+    let img = Image::open(&t.0, false).unwrap();
+    assert_eq!(
+        img.read_inode_raw(pop.orphan_candidate).unwrap(),
+        [0; INODE_SIZE]
+    );
+    assert!(!img.inode_in_use(pop.orphan_candidate) && !img.inode_in_use(dir));
+    assert!(!img.block_in_use(file_block) && !img.block_in_use(dir_block));
+    assert_eq!(
+        (img.sb.free_blocks, img.sb.free_inodes),
+        (free_blocks + 2, free_inodes + 2)
+    );
+}
+
+#[test]
+fn an_orphan_with_other_problems_is_still_freed() {
+    let (t, pop) = populated("orphan-extra");
+    let mut img = Image::open(&t.0, true).unwrap();
+    img.remove_entry(pop.dir_d, b"lonely").unwrap();
+    drop(img);
+    edit_inode(&t.0, pop.orphan_candidate, |i| {
+        i.nlink = 0;
+        i.blocks = 77;
+    });
+    // Its block also marked free, and the free count off by its slot.
+    edit_sb(&t.0, |sb| sb.free_inodes += 1);
+    let r = repair(&t.0);
+    assert_eq!(r.exit_code, 1, "{r:#?}");
+    assert!(!r.mentions("blocks field"), "freed, not repaired: {r:#?}");
+    assert_clean(&t.0);
+}
+
+#[test]
+fn a_directory_with_entries_and_no_links_is_not_freed() {
+    let (t, pop) = populated("orphan-nonempty");
+    let mut img = Image::open(&t.0, true).unwrap();
+    img.remove_entry(ROOT_INO, b"d").unwrap();
+    drop(img);
+    edit_inode(&t.0, pop.dir_d, |i| i.nlink = 0);
+    let r = repair(&t.0);
+    assert_ne!(r.exit_code & 4, 0, "{r:#?}");
+    assert!(
+        r.mentions(&format!(
+            "inode {} (directory, nlink 0) is not reachable",
+            pop.dir_d
+        )),
+        "{r:#?}"
+    );
+    assert!(!r.mentions("orphan"), "{r:#?}");
+}
+
+#[test]
+fn add_journal_to_a_clean_v10_filesystem() {
+    let (t, pop) = populated_v10("upgrade");
+    let before = Image::open(&t.0, false).unwrap().sb;
+    assert!(!before.has_journal() && before.version_minor == 0);
+    assert_clean(&t.0);
+    let (code, out) = run_fsck(&["-O", "journal"], &t.0);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("journal added (64 blocks at block 1): rsfs 1.1"),
+        "{out}"
+    );
+    let sb = Image::open(&t.0, false).unwrap().sb;
+    assert!(sb.has_journal() && sb.version_minor == 1);
+    assert_eq!(sb.feature_incompat, FEATURE_INCOMPAT_JOURNAL);
+    assert_eq!(journal_super(&t.0), Ok(JournalSuper::empty(64, 1)));
+    assert_clean(&t.0);
+    assert_eq!(
+        Image::open(&t.0, false)
+            .unwrap()
+            .read_file(pop.small)
+            .unwrap(),
+        b"hello, rsfs\n"
+    );
+    // Again: already there.
+    let r = add_journal(&t.0, &fsck_rsfs::Options::default());
+    assert_eq!(r.exit_code, 0, "{r:#?}");
+    assert!(r.notes("already has a journal"), "{r:#?}");
+    // Attached value.
+    let t2 = new_fs_v10("upgrade2", 1024);
+    assert_eq!(run_fsck(&["-Ojournal"], &t2.0).0, 0);
+    assert!(Image::open(&t2.0, false).unwrap().sb.has_journal());
+}
+
+#[test]
+fn add_journal_refuses_what_is_not_clean() {
+    // Not cleanly unmounted.
+    let (t, _) = populated_v10("upgrade-dirty");
+    edit_sb(&t.0, |sb| sb.state = STATE_DIRTY);
+    let before = std::fs::read(&t.0).unwrap();
+    let (code, out) = run_fsck(&["-O", "journal"], &t.0);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("not cleanly unmounted"), "{out}");
+    assert!(
+        out.contains("journal not added: the filesystem must be clean first"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read(&t.0).unwrap() == before,
+        "refused but written"
+    );
+    // Any other problem.
+    let (t, pop) = populated_v10("upgrade-problem");
+    edit_inode(&t.0, pop.small, |i| i.nlink = 7);
+    let r = add_journal(&t.0, &fsck_rsfs::Options::default());
+    assert_eq!(r.exit_code, 4, "{r:#?}");
+    assert!(r.mentions("link count is 7"), "{r:#?}");
+    assert!(!Image::open(&t.0, false).unwrap().sb.has_journal());
+    // A journal region too small for a journal.
+    let t = Temp::new("upgrade-small");
+    mkfs(
+        &t.0,
+        &MkfsOptions {
+            blocks: Some(1024),
+            journal_blocks: Some(4),
+            no_journal: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (code, out) = run_fsck(&["-O", "journal"], &t.0);
+    assert_eq!(code, 8, "{out}");
+    assert!(out.contains("journal region has 4 blocks"), "{out}");
+    // Usage.
+    assert_eq!(run_fsck(&["-n", "-O", "journal"], &t.0).0, 16);
+    assert_eq!(run_fsck(&["-O", "^journal"], &t.0).0, 16);
+    assert_eq!(run_fsck(&["-O", "bogus"], &t.0).0, 16);
+    assert_eq!(run_fsck(&["-O"], &t.0).0, 16);
+}
+
+#[test]
+fn garbage_in_the_journal_never_crashes_fsck() {
+    let (t, _) = populated("journal-garbage");
+    let g = Image::open(&t.0, false).unwrap().geometry();
+    let pristine = std::fs::read(&t.0).unwrap();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..30 {
+        std::fs::write(&t.0, &pristine).unwrap();
+        // A real transaction, damaged here and there.
+        let start = 1 + rnd() % (g.journal_blocks - 1);
+        log(&t.0, round, |w, g| {
+            w.next = start;
+            let sb: &Block = pristine[..BLOCK_SIZE].try_into().unwrap();
+            w.transaction(
+                round,
+                &[(g.inode_table_start, &[7; BLOCK_SIZE]), (0, sb)],
+                &[g.data_start],
+                true,
+            );
+            w.transaction(
+                round + 1,
+                &[(g.block_bitmap_start, &[0xff; BLOCK_SIZE])],
+                &[],
+                true,
+            );
+            for (_, b) in w.out.iter_mut() {
+                if rnd() % 3 == 0 {
+                    let at = (rnd() % BLOCK_SIZE as u64) as usize;
+                    b[at] = rnd() as u8;
+                    if rnd() % 2 == 0 {
+                        seal_block(b);
+                    }
+                }
+            }
+        });
+        edit_block(&t.0, g.journal_start, true, |b| {
+            b[24..32].copy_from_slice(&start.to_le_bytes());
+        });
+        let r = check_only(&t.0);
+        assert!(matches!(r.exit_code, 0 | 4), "round {round}: {r:#?}");
+        let r = repair(&t.0);
+        assert!(
+            matches!(r.exit_code, 0 | 1 | 4 | 5),
+            "round {round}: {r:#?}"
+        );
+        let r2 = repair(&t.0);
+        assert_eq!(r2.fixed, 0, "round {round}: {r2:#?}");
+        if !r2.mentions("superblock") {
+            assert!(
+                !journal_super(&t.0).unwrap().needs_recovery(),
+                "round {round}"
+            );
+        }
     }
 }

@@ -139,7 +139,7 @@ pub const KINDS: &[Kind] = &[
     k(S::Superblock, "region", 1, "one region start or length (journal, bitmaps, inode table, data_start)"),
     k(S::Superblock, "layout-shift", 1, "every region moved by one block, still contiguous and of exact size"),
     k(S::Superblock, "root-ino", 1, "root_ino 0, 2, inode_count, max"),
-    k(S::Superblock, "state", 1, "state 0, 2 (dirty), 3, 0xffff"),
+    k(S::Superblock, "state", 1, "state 0, 2 (dirty: valid with a journal), 3, 0xffff"),
     k(S::Superblock, "benign", 1, "label, UUID, times, mount count or reserved bytes (valid)"),
     k(S::BlockBitmap, "free-owned", 3, "the bit of a block owned by a file, directory or overflow chain cleared"),
     k(S::BlockBitmap, "free-metadata", 1, "the bit of a superblock, journal, bitmap or inode table block cleared"),
@@ -750,6 +750,10 @@ fn superblock(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
         }
         "state" => {
             let new = m.choose(u64::from(sb.state), &[0, 2, 3, 0xffff])?;
+            if new == u64::from(STATE_DIRTY) && sb.has_journal() {
+                // After a crash: normal for a journalled filesystem.
+                m.expect = Expect::Clean;
+            }
             field(m, "state", o::STATE, 2, new, Fmt::Dec)
         }
         "benign" => {
@@ -1870,7 +1874,13 @@ fn journal(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
         return None;
     }
     m.expect = Expect::Clean;
-    let blk = g.journal_start + m.rng.below(g.journal_blocks);
+    // With a journal, only its (empty) log: the journal superblock is not
+    // garbage-tolerant.
+    let first = u64::from(m.inv.sb.has_journal());
+    if g.journal_blocks <= first {
+        return None;
+    }
+    let blk = g.journal_start + first + m.rng.below(g.journal_blocks - first);
     let off = m.rng.index(BLOCK_SIZE);
     m.scribble(
         blk,
