@@ -19,8 +19,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub enum Role {
     /// Block 0 (CRC-32C of bytes 0..4092).
     Superblock,
-    /// The reserved journal (no checksum).
+    /// A journal block whose checksum the mutation sets itself (log
+    /// blocks built whole, the unused log, a journal superblock whose
+    /// checksum is the damage), or none.
     Journal,
+    /// The journal superblock (CRC-32C of bytes 0..4092).
+    JournalSuper,
     /// A block bitmap block (no checksum).
     BlockBitmap,
     /// An inode bitmap block (no checksum).
@@ -38,7 +42,10 @@ pub enum Role {
 impl Role {
     /// Whether the block carries a trailing CRC-32C over bytes 0..4092.
     pub fn sealed(self) -> bool {
-        matches!(self, Role::Superblock | Role::Overflow | Role::Dir)
+        matches!(
+            self,
+            Role::Superblock | Role::Overflow | Role::Dir | Role::JournalSuper
+        )
     }
 }
 
@@ -315,6 +322,9 @@ pub struct Inventory {
     pub sb: Superblock,
     /// Its geometry.
     pub g: Geometry,
+    /// The journal superblock (an empty journal), if the filesystem is
+    /// journalled.
+    pub journal: Option<JournalSuper>,
     /// In-use inodes, by number.
     pub inodes: Vec<InodeRec>,
     /// Free inode slots (1 ..).
@@ -355,9 +365,20 @@ impl Inventory {
             ));
         }
         let img = Img::new(bytes.to_vec(), g);
+        let journal = if sb.has_journal() {
+            let j = JournalSuper::decode(img.block(g.journal_start), g.journal_blocks)
+                .map_err(|e| format!("journal superblock: {}", e.as_str()))?;
+            if j.needs_recovery() {
+                return Err("the journal needs recovery (replay it first: fsck.rsfs)".into());
+            }
+            Some(j)
+        } else {
+            None
+        };
         let mut inv = Inventory {
             sb,
             g,
+            journal,
             inodes: Vec::new(),
             free_slots: Vec::new(),
             dir_blocks: Vec::new(),
@@ -505,7 +526,7 @@ impl Inventory {
             .max()
             .unwrap_or(0);
         format!(
-            "inodes={} dirs={} files={} symlinks={} long_symlinks={} special={} entries={} dir_blocks={} max_dir_blocks={} max_extents={} overflow_blocks={} max_chain={} free_blocks={} free_slots={}",
+            "inodes={} dirs={} files={} symlinks={} long_symlinks={} special={} entries={} dir_blocks={} max_dir_blocks={} max_extents={} overflow_blocks={} max_chain={} free_blocks={} free_slots={} journal={}",
             self.inodes.len(),
             count(FileKind::Dir),
             count(FileKind::Regular),
@@ -523,6 +544,7 @@ impl Inventory {
             max_chain,
             self.free_blocks.len(),
             self.free_slots.len(),
+            self.journal.map_or(0, |j| j.blocks),
         )
     }
 }

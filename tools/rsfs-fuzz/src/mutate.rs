@@ -17,6 +17,15 @@
 //! inodes, so that a mount or fsck can only catch the damage by its
 //! meaning, not by its CRC.
 //!
+//! On a journalled base, the `journal` kinds damage the journal superblock,
+//! or write a committed (or torn) transaction into the circular log for
+//! the kernel's replay at mount: one naming blocks the journal may not log
+//! (a corrupt journal), one whose copies would damage the filesystem but
+//! that is torn (not replayed), or `journal.logged`: another kind's change
+//! delivered through the log instead of written home, which the replay
+//! then makes (fsck, checking the image as replayed, must say of it what
+//! it says of that kind).
+//!
 //! Some kinds make an image that is still valid (a relocated extent with
 //! the bitmap updated, a renamed entry, new permissions, a longer file):
 //! fsck must pass those, and the kernel must mount them and work. Each
@@ -29,6 +38,8 @@ use crate::image::{
 };
 use crate::rng::Rng;
 use rsfs_format::*;
+use rsfs_image::journal::LogWriter;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The metadata structures of the format, as the mutations group them.
@@ -54,7 +65,8 @@ pub enum Structure {
     DirEntry,
     /// A long symlink's target block.
     SymlinkBlock,
-    /// The reserved journal.
+    /// The journal: its superblock and its log (format 1.1), or the
+    /// reserved region (1.0).
     Journal,
 }
 
@@ -133,6 +145,7 @@ pub const KINDS: &[Kind] = &[
     k(S::Superblock, "minor", 1, "another minor version (valid)"),
     k(S::Superblock, "block-size", 1, "block size other than 4096"),
     k(S::Superblock, "features", 2, "an unknown incompat (refused), ro_compat (read-only) or compat (ignored) bit"),
+    k(S::Superblock, "journal-feature", 1, "the journal bit cleared: a 1.0 filesystem with a journal in its reserved region (valid)"),
     k(S::Superblock, "total-blocks", 1, "total_blocks at a boundary: data_start, +-1, 2^48, bitmap limits"),
     k(S::Superblock, "inode-count", 1, "inode_count 0, 1, 2, +-1, +-16, 2^32 - 1, 2^32"),
     k(S::Superblock, "free-counts", 2, "free_blocks or free_inodes 0, +-1, all, all + 1, max"),
@@ -202,7 +215,17 @@ pub const KINDS: &[Kind] = &[
     k(S::SymlinkBlock, "nul", 1, "a NUL inside a long symlink's target"),
     k(S::SymlinkBlock, "byte", 1, "another non-NUL byte in the target (valid)"),
     k(S::SymlinkBlock, "tail", 1, "bytes after the target set (valid: not part of it)"),
-    k(S::Journal, "garbage", 1, "bytes in the unused journal (valid)"),
+    k(S::Journal, "garbage", 1, "bytes in the unused log, or the unused 1.0 region (valid)"),
+    k(S::Journal, "super-magic", 1, "one bit of the journal superblock's magic flipped"),
+    k(S::Journal, "super-checksum", 1, "a byte of the journal superblock's checksum changed (not resealed)"),
+    k(S::Journal, "super-blocks", 1, "the journal superblock's length 0, 15, +-1, twice, max: not the superblock's journal_blocks"),
+    k(S::Journal, "super-start", 1, "start past the log, or inside a log with nothing committed (valid: nothing to replay)"),
+    k(S::Journal, "super-sequence", 1, "another next sequence in an empty journal (valid)"),
+    k(S::Journal, "logged", 4, "another kind's change committed in the log and not written home, anywhere in the circular log: replay makes it, fsck must agree with that kind"),
+    k(S::Journal, "tag-home", 2, "a committed transaction logging a journal block, a block past the end or 2^64 - 1"),
+    k(S::Journal, "revoke-home", 1, "a committed transaction revoking a journal block, a block past the end or 2^64 - 1"),
+    k(S::Journal, "descriptor-count", 1, "damaging copies whose descriptor count is 0, off by one, 255 or 2^32 - 1: torn, not replayed (valid)"),
+    k(S::Journal, "torn", 2, "damaging copies without a commit, with another sequence's commit, or a copy that does not match its tag: not replayed (valid)"),
 ];
 
 /// One changed value.
@@ -572,7 +595,12 @@ fn superblock(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
         "features" => {
             let bit = 1u64 << m.rng.below(32);
             match m.rng.below(3) {
-                0 => field(m, "feature_incompat", o::FEATURE_INCOMPAT, 4, bit, Fmt::Hex),
+                0 => {
+                    // An unknown one, the journal bit kept.
+                    let unknown = 1u64 << (1 + m.rng.below(31));
+                    let new = u64::from(sb.feature_incompat) | unknown;
+                    field(m, "feature_incompat", o::FEATURE_INCOMPAT, 4, new, Fmt::Hex)
+                }
                 1 => {
                     // Valid: fsck checks without repairing, the kernel
                     // mounts it read-only only.
@@ -740,6 +768,16 @@ fn superblock(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
                 mv(g.data_start),
                 Fmt::Dec,
             )
+        }
+        "journal-feature" => {
+            // A 1.0 filesystem whose reserved region holds a journal:
+            // valid (the kernel mounts it read-only only).
+            if !sb.has_journal() {
+                return None;
+            }
+            m.expect = Expect::Clean;
+            let new = u64::from(sb.feature_incompat & !FEATURE_INCOMPAT_JOURNAL);
+            field(m, "feature_incompat", o::FEATURE_INCOMPAT, 4, new, Fmt::Hex)
         }
         "root-ino" => {
             let new = m.choose(
@@ -1870,24 +1908,274 @@ fn symlink_block(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
 
 fn journal(m: &mut Mutator<'_>, kind: &str) -> Option<()> {
     let g = m.inv.g;
-    if kind != "garbage" || g.journal_blocks == 0 {
-        return None;
+    if kind == "garbage" {
+        m.expect = Expect::Clean;
+        // With a journal, only its (empty) log: the journal superblock is
+        // not garbage-tolerant.
+        let first = u64::from(m.inv.sb.has_journal());
+        if g.journal_blocks <= first {
+            return None;
+        }
+        let blk = g.journal_start + first + m.rng.below(g.journal_blocks - first);
+        let off = m.rng.index(BLOCK_SIZE);
+        return m.scribble(
+            blk,
+            off,
+            Role::Journal,
+            format!("journal block {blk} byte {off}"),
+        );
     }
-    m.expect = Expect::Clean;
-    // With a journal, only its (empty) log: the journal superblock is not
-    // garbage-tolerant.
-    let first = u64::from(m.inv.sb.has_journal());
-    if g.journal_blocks <= first {
-        return None;
+    let j = m.inv.journal?;
+    let js = g.journal_start;
+    let what = |f: &str| format!("journal superblock {f}");
+    m.expect = Expect::Flagged;
+    match kind {
+        "super-magic" => {
+            let new = u64::from(JOURNAL_SUPER_MAGIC) ^ (1 << m.rng.below(32));
+            m.set(js, 0, 4, Role::JournalSuper, what("magic"), new, Fmt::Hex)
+        }
+        "super-checksum" => {
+            let off = BLOCK_CHECKSUM_OFFSET + m.rng.index(4);
+            m.scribble(
+                js,
+                off,
+                Role::Journal,
+                what(&format!("checksum byte {off}")),
+            )
+        }
+        "super-blocks" => {
+            let b = j.blocks;
+            let new = m.choose(
+                b,
+                &[0, MIN_JOURNAL_BLOCKS - 1, b - 1, b + 1, b * 2, u64::MAX],
+            )?;
+            m.set(js, 8, 8, Role::JournalSuper, what("blocks"), new, Fmt::Dec)
+        }
+        "super-start" => {
+            let b = j.blocks;
+            let inside = 1 + m.rng.below(b - 1);
+            let new = m.choose(j.start, &[b, b + 1, u64::MAX, inside, inside])?;
+            if new < b {
+                // The log holds nothing committed with this sequence.
+                m.expect = Expect::Clean;
+            }
+            m.set(js, 24, 8, Role::JournalSuper, what("start"), new, Fmt::Dec)
+        }
+        "super-sequence" => {
+            m.expect = Expect::Clean;
+            let r = m.rng.next_u64();
+            let new = m.choose(j.sequence, &[0, 1, 2, u64::MAX - 1, u64::MAX, r])?;
+            m.set(
+                js,
+                16,
+                8,
+                Role::JournalSuper,
+                what("sequence"),
+                new,
+                Fmt::Dec,
+            )
+        }
+        "logged" => logged(m, j),
+        "tag-home" | "revoke-home" => {
+            let in_journal = js + 1 + m.rng.below(j.blocks - 1);
+            let past_end = g.total_blocks + 1 + m.rng.below(1 << 20);
+            let bad = *m
+                .rng
+                .pick(&[js, in_journal, g.total_blocks, past_end, u64::MAX])?;
+            // A harmless copy first: the inode table block as it is.
+            let home = g.inode_table_start;
+            let same = *m.img.block(home);
+            let start = 1 + m.rng.below(j.blocks - 1);
+            let mut w = LogWriter::new(j.blocks, start);
+            let (copies, revokes): (Vec<(u64, &Block)>, Vec<u64>) = if kind == "tag-home" {
+                (vec![(home, &same), (bad, &[0u8; BLOCK_SIZE])], vec![])
+            } else {
+                (vec![(home, &same)], vec![bad])
+            };
+            w.transaction(j.sequence, &copies, &revokes, true);
+            let verb = if kind == "tag-home" {
+                "logging"
+            } else {
+                "revoking"
+            };
+            let w_what = format!(
+                "journal transaction {} {verb} block {bad} (which the journal may not log)",
+                j.sequence
+            );
+            write_log(m, &w, w_what)
+        }
+        "descriptor-count" | "torn" => {
+            // Copies that would damage the filesystem if they were
+            // replayed: an inode table block of garbage, a zeroed bitmap.
+            m.expect = Expect::Clean;
+            let garbage = [0xa5u8; BLOCK_SIZE];
+            let zero = [0u8; BLOCK_SIZE];
+            let copies = [
+                (g.inode_table_start, &garbage),
+                (g.block_bitmap_start, &zero),
+            ];
+            let start = 1 + m.rng.below(j.blocks - 1);
+            let mut w = LogWriter::new(j.blocks, start);
+            let seq = j.sequence;
+            let how = if kind == "descriptor-count" {
+                w.transaction(seq, &copies, &[], true);
+                let new = *m
+                    .rng
+                    .pick(&[0u32, 1, 3, TAGS_PER_DESCRIPTOR as u32 + 1, u32::MAX])?;
+                let d = &mut w.out.first_mut()?.1;
+                d[4..8].copy_from_slice(&new.to_le_bytes());
+                seal_block(d);
+                format!("descriptor count 2 -> {new}")
+            } else {
+                match m.rng.below(4) {
+                    0 => {
+                        w.transaction(seq, &copies, &[], false);
+                        "no commit block".to_string()
+                    }
+                    1 => {
+                        w.transaction(seq, &copies, &[], true);
+                        let c = &mut w.out.last_mut()?.1;
+                        c[8..16].copy_from_slice(&seq.wrapping_add(1).to_le_bytes());
+                        seal_block(c);
+                        format!("commit block of transaction {}", seq.wrapping_add(1))
+                    }
+                    2 => {
+                        w.transaction(seq, &copies, &[], true);
+                        let c = &mut w.out.last_mut()?.1;
+                        c[0] ^= 1;
+                        seal_block(c);
+                        "commit block magic damaged".to_string()
+                    }
+                    _ => {
+                        w.transaction(seq, &copies, &[], true);
+                        let i = 1 + m.rng.index(copies.len());
+                        let c = &mut w.out.get_mut(i)?.1;
+                        let at = m.rng.index(BLOCK_SIZE);
+                        c[at] ^= 0x10;
+                        format!("copy {} byte {at} not as its tag says", i - 1)
+                    }
+                }
+            };
+            let w_what = format!(
+                "journal transaction {seq} (garbage inode table block, zeroed block bitmap) with {how}"
+            );
+            write_log(m, &w, w_what)
+        }
+        _ => None,
     }
-    let blk = g.journal_start + first + m.rng.below(g.journal_blocks - first);
-    let off = m.rng.index(BLOCK_SIZE);
-    m.scribble(
-        blk,
-        off,
-        Role::Journal,
-        format!("journal block {blk} byte {off}"),
+}
+
+/// Writes the log blocks `w` built to the image and points the journal
+/// superblock at the first: a crash after those were written.
+fn write_log(m: &mut Mutator<'_>, w: &LogWriter, what: String) -> Option<()> {
+    let js = m.inv.g.journal_start;
+    let (start, _) = w.out.first()?;
+    let start = *start;
+    for (index, b) in &w.out {
+        *m.img.block_mut(js + index, Role::Journal) = **b;
+    }
+    m.change(
+        js + start,
+        what,
+        "empty log".into(),
+        format!("{} log blocks from index {start}", w.out.len()),
+    );
+    m.set(
+        js,
+        24,
+        8,
+        Role::JournalSuper,
+        "journal superblock start".into(),
+        start,
+        Fmt::Dec,
     )
+}
+
+/// Another kind's change, committed in the log instead of written home:
+/// what fsck says of the image (checked as replayed) is what it says of
+/// that kind's.
+fn logged(m: &mut Mutator<'_>, j: JournalSuper) -> Option<()> {
+    let g = m.inv.g;
+    let inner: Vec<&Kind> = KINDS
+        .iter()
+        .filter(|k| k.structure != Structure::Journal)
+        .collect();
+    let total: u64 = inner.iter().map(|k| u64::from(k.weight)).sum();
+    let mut x = m.rng.below(total);
+    let kind = *inner.iter().find(|k| {
+        let w = u64::from(k.weight);
+        if x < w {
+            true
+        } else {
+            x -= w;
+            false
+        }
+    })?;
+    let mut sub = Mutator {
+        inv: m.inv,
+        img: m.img.clone(),
+        rng: &mut *m.rng,
+        changes: Vec::new(),
+        expect: Expect::Flagged,
+    };
+    apply(&mut sub, kind)?;
+    let Mutator {
+        img: mut changed,
+        changes,
+        expect,
+        ..
+    } = sub;
+    changed.reseal();
+    let homes: Vec<u64> = changed
+        .touched()
+        .map(|(b, _)| b)
+        .filter(|b| changed.block(*b) != m.img.block(*b))
+        .collect();
+    // One descriptor, the copies and the commit must fit in the log.
+    if changes.is_empty()
+        || homes.is_empty()
+        || homes.len() > TAGS_PER_DESCRIPTOR
+        || homes.len() as u64 + 2 > j.blocks - 1
+        || homes.iter().any(|h| !g.is_journal_home(*h))
+    {
+        return None;
+    }
+    let copies: Vec<(u64, Block)> = homes.iter().map(|h| (*h, *changed.block(*h))).collect();
+    let refs: Vec<(u64, &Block)> = copies.iter().map(|(h, b)| (*h, b)).collect();
+    let start = 1 + m.rng.below(j.blocks - 1);
+    let mut w = LogWriter::new(j.blocks, start);
+    w.transaction(j.sequence, &refs, &[], true);
+    // The descriptor, then the copies in order. A change is shown at its
+    // copy, or at the descriptor if the copy is what the log held there.
+    let at: BTreeMap<u64, u64> = homes
+        .iter()
+        .zip(w.out.iter().skip(1))
+        .filter(|(_, (index, b))| **b != *m.img.block(g.journal_start + index))
+        .map(|(h, (index, _))| (*h, g.journal_start + index))
+        .collect();
+    m.expect = expect;
+    for c in changes {
+        let block = at.get(&c.block).copied().unwrap_or(g.journal_start + start);
+        m.changes.push(Change {
+            block,
+            what: format!(
+                "{}.{} logged in transaction {} for block {}: {}",
+                kind.structure.name(),
+                kind.name,
+                j.sequence,
+                c.block,
+                c.what
+            ),
+            old: c.old,
+            new: c.new,
+        });
+    }
+    let what = format!(
+        "journal transaction {} ({} copies, committed, not replayed)",
+        j.sequence,
+        homes.len()
+    );
+    write_log(m, &w, what)
 }
 
 fn apply(m: &mut Mutator<'_>, kind: &Kind) -> Option<()> {

@@ -215,7 +215,7 @@ fn base_image_is_clean_and_has_every_structure() {
         "{s}"
     );
     assert!(
-        s.contains("max_chain=2") && s.contains("long_symlinks=1"),
+        s.contains("max_chain=2") && s.contains("long_symlinks=1") && s.contains("journal=16"),
         "{s}"
     );
 }
@@ -276,6 +276,41 @@ fn seeds_cover_every_structure() {
             s.name()
         );
     }
+}
+
+/// The journal's kinds over many seeds: transactions anywhere in the
+/// circular log, another kind's change delivered through the log; fsck
+/// (checking the image as replayed) agrees with each, and a repair
+/// replays or discards the log and leaves nothing more to fix.
+#[test]
+fn journal_kinds_over_many_seeds() {
+    let base = base();
+    let (inv, _) = Inventory::read(base).unwrap();
+    assert!(inv
+        .journal
+        .is_some_and(|j| j.blocks == 16 && !j.needs_recovery()));
+    let mut wrong = Vec::new();
+    let mut logged = 0;
+    for seed in 0..200 {
+        let (img, m) = mutate(base, seed, Some("journal")).unwrap();
+        check_crafted(base, &inv, &img, &m);
+        wrong.extend(check_fsck(&img, &m, "journal"));
+        logged += usize::from(m.kind.name == "logged");
+        if seed % 10 == 0 {
+            let t = TempFile::new("journal-repair");
+            std::fs::write(&t.0, &img).unwrap();
+            let opts = Options {
+                repair: true,
+                verbose: false,
+            };
+            let r = fsck(&t.0, &opts);
+            assert!(matches!(r.exit_code, 0 | 1 | 4 | 5), "{m}: {r:#?}");
+            let r2 = fsck(&t.0, &opts);
+            assert_eq!(r2.fixed, 0, "{m}: {r2:#?}");
+        }
+    }
+    assert!(logged >= 20, "{logged} logged changes in 200 seeds");
+    assert!(wrong.is_empty(), "fsck disagrees:\n{}", wrong.join("\n"));
 }
 
 #[test]
