@@ -396,7 +396,7 @@ impl LogWalker {
         }
         end.next_index = j.start;
         // A transaction can never be longer than the log.
-        let log_len = j.blocks - 1;
+        let log_len = j.blocks.saturating_sub(1);
         loop {
             let sequence = end.next_sequence;
             // Pass 1: is the transaction at `end.next_index` complete?
