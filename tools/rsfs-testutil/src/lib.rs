@@ -15,11 +15,16 @@
 //!   with the shared format code that it is damaged in exactly that way).
 //! - [`crashload`]: files written and fsynced one by one, with a manifest
 //!   of those whose fsync succeeded, and the check after a power cut.
+//! - [`crash`]: the crash-consistency workloads (fsx, concurrent writers,
+//!   namespace churn, fragmented appends, enumerated sequences), their
+//!   acknowledgement logs and the verifiers that accept exactly the states
+//!   a power cut may leave.
 //! - [`sys`]: the system calls the standard library does not wrap
 //!   (`renameat2`, `mount`, `lseek` with `SEEK_DATA`/`SEEK_HOLE`, `mmap`),
 //!   and aligned buffers for `O_DIRECT`.
 
 pub mod corrupt;
+pub mod crash;
 pub mod crashload;
 pub mod errno;
 pub mod pattern;
