@@ -34,6 +34,7 @@
 //!   end that later cuts and log replays did not change it.
 
 pub mod content;
+pub mod fsx;
 
 use crate::errno;
 use crate::pattern::{mix, Pattern};
