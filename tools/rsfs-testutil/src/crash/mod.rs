@@ -35,6 +35,7 @@
 
 pub mod content;
 pub mod fsx;
+pub mod writers;
 
 use crate::errno;
 use crate::pattern::{mix, Pattern};
