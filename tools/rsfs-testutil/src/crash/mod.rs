@@ -35,6 +35,8 @@
 
 pub mod content;
 pub mod fsx;
+pub mod ns;
+pub mod seq;
 pub mod writers;
 
 use crate::errno;
