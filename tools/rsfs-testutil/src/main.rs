@@ -6,6 +6,7 @@
 use rsfs_image::format::Superblock;
 use rsfs_image::{BlockDev, Image};
 use rsfs_testutil::corrupt::{self, Kind};
+use rsfs_testutil::crash;
 use rsfs_testutil::crashload;
 use rsfs_testutil::errno;
 use rsfs_testutil::pattern::Pattern;
@@ -58,6 +59,8 @@ Power cuts:
                     stops at the first error (the cut); prints synced=N errno=E|none
   crash-verify DIR MANIFEST                  every listed file is there, whole
 
+{CRASH}
+
 Devices and images:
   corrupt DEVICE KIND    damage the superblock: magic, crc, version, too-big, layout,
                          inode-table, bitmap-size
@@ -69,8 +72,13 @@ fn die(msg: &str) -> ! {
     exit(1);
 }
 
+/// The usage text, with the crash commands' part.
+fn usage_text() -> String {
+    USAGE.replace("{CRASH}", crash::cli::USAGE)
+}
+
 fn usage(msg: &str) -> ! {
-    eprintln!("rsfs-testutil: {msg}\n{USAGE}");
+    eprintln!("rsfs-testutil: {msg}\n{}", usage_text());
     exit(2);
 }
 
@@ -289,7 +297,8 @@ fn main() {
             let data = img.read_file(ino).unwrap_or_else(|e| die(&format!("{}: {}: {e}", p[0], p[1])));
             or_fail(io::stdout().lock().write_all(&data), || "write to stdout".into());
         }
-        "-h" | "--help" | "help" => println!("{USAGE}"),
+        c if crash::cli::COMMANDS.contains(&c) => exit(crash::cli::main(c, rest)),
+        "-h" | "--help" | "help" => println!("{}", usage_text()),
         _ => usage(&format!("unknown command {cmd}")),
     }
 }

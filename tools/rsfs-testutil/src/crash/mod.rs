@@ -33,10 +33,13 @@
 //! - [`snapshot`]: a tree's listing after its verification, to check at the
 //!   end that later cuts and log replays did not change it.
 
+pub mod cli;
 pub mod content;
+pub mod frag;
 pub mod fsx;
 pub mod ns;
 pub mod seq;
+pub mod snapshot;
 pub mod writers;
 
 use crate::errno;
