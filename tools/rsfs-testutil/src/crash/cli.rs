@@ -121,7 +121,12 @@ pub fn main(cmd: &str, args: &[String]) -> i32 {
             0
         }
         Exit::Fail(s) => {
-            eprintln!("rsfs-testutil: {cmd}: {s}");
+            // A workload's failure starts with its summary, which names it.
+            if s.starts_with(cmd) {
+                eprintln!("rsfs-testutil: {s}");
+            } else {
+                eprintln!("rsfs-testutil: {cmd}: {s}");
+            }
             1
         }
         Exit::Usage(s) => {
@@ -134,7 +139,7 @@ pub fn main(cmd: &str, args: &[String]) -> i32 {
 /// The summary's `errno=` and the exit for a workload's end.
 fn ended(summary: String, e: &Ended) -> Exit {
     match &e.error {
-        Some(err) if !is_cut_error(err) => Exit::Fail(format!("{summary}: op {} failed with {}, which a power cut does not cause", e.last, errno::describe(err))),
+        Some(err) if !is_cut_error(err) => Exit::Fail(format!("{summary}: op {} (or the set-up before it) failed with {}, which a power cut does not cause", e.last, errno::describe(err))),
         _ => Exit::Ok(summary),
     }
 }

@@ -136,7 +136,7 @@ pub fn run(dir: &Path, log_path: &Path, seed: u64, count: usize, stop_at: Option
 fn setup(dir: &Path) -> io::Result<[File; 2]> {
     if !dir.exists() {
         fs::create_dir(dir)?;
-        File::open(dir.parent().unwrap_or(Path::new("/")))?.sync_all()?;
+        File::open(super::parent_of(dir))?.sync_all()?;
     }
     let open = |n: &str| OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join(n));
     let files = [open(FILES[0])?, open(FILES[1])?];

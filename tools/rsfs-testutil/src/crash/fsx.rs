@@ -124,11 +124,11 @@ pub fn generate(p: &Params) -> Vec<Op> {
             };
             sizes[file] = new;
             Op::Truncate { file, size: new }
-        } else if k < 70 {
+        } else if k < 74 {
             Op::Read { file, off: r.below(size.max(1)), len: r.range(1, 16384) }
-        } else if k < 84 {
+        } else if k < 86 {
             Op::Fsync { file }
-        } else if k < 96 {
+        } else if k < 97 {
             Op::Fdatasync { file }
         } else {
             Op::Syncfs
@@ -206,7 +206,7 @@ fn setup(dir: &Path, files: usize) -> io::Result<Fds> {
         fds.osync.push(OpenOptions::new().write(true).custom_flags(O_SYNC).open(&path)?);
     }
     File::open(dir)?.sync_all()?;
-    File::open(dir.parent().unwrap_or(Path::new("/")))?.sync_all()?;
+    File::open(super::parent_of(dir))?.sync_all()?;
     Ok(fds)
 }
 
@@ -352,8 +352,10 @@ pub fn check(l: &Logged, seen: Option<&BTreeMap<String, Seen>>, dir: &str) -> Re
     if !l.ready {
         // Before 'ready' only the empty files were made.
         for (n, s) in seen {
-            if *s != Seen::File(Vec::new()) {
-                return Err(format!("{dir}/{n}: not an empty file although nothing was written yet ({s:?})"));
+            match s {
+                Seen::File(d) if d.is_empty() => {}
+                Seen::File(d) => return Err(format!("{dir}/{n}: {} bytes, although nothing was written yet", d.len())),
+                Seen::Other(what) => return Err(format!("{dir}/{n}: {what}, not the empty file made")),
             }
         }
         return Ok("fsx-verify: ok: the cut came during the set-up".into());

@@ -274,19 +274,31 @@ pub fn syncfs_at(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Free space of the filesystem holding `path`, in percent of its blocks
-/// (for the harness, which makes room when it runs low).
+/// Free space of the filesystem holding `path`: the smaller of its free
+/// blocks' and free inodes' percentages (the harness makes room when it
+/// runs low).
 pub fn free_percent(path: &Path) -> io::Result<u64> {
     let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(22))?;
     // struct statvfs on 64-bit Linux: f_bsize, f_frsize, f_blocks, f_bfree,
-    // f_bavail, ... as 64-bit words (112 bytes); the buffer is larger.
+    // f_bavail, f_files, f_ffree, f_favail, ... as 64-bit words (112
+    // bytes); the buffer is larger.
     let mut buf = [0u64; 32];
     // SAFETY: the path is NUL-terminated; the buffer outsizes the struct.
     if unsafe { statvfs(c.as_ptr(), buf.as_mut_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let (blocks, avail) = (buf[2], buf[4]);
-    Ok((avail * 100).checked_div(blocks).unwrap_or(0))
+    let pct = |avail: u64, total: u64| (avail * 100).checked_div(total).unwrap_or(100);
+    Ok(pct(buf[4], buf[2]).min(pct(buf[7], buf[5])))
+}
+
+/// The directory holding `dir` ("." for a bare name): fsynced after `dir`
+/// is made, so that its entry is durable.
+pub fn parent_of(dir: &Path) -> &Path {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        Some(_) => Path::new("."),
+        None => Path::new("/"),
+    }
 }
 
 /// `open(O_DSYNC)`'s flag (the same on x86 and arm64).
@@ -389,6 +401,14 @@ mod tests {
         assert!(is_cut_error(&io::Error::from_raw_os_error(30)));
         assert!(!is_cut_error(&io::Error::from_raw_os_error(17)));
         assert!(!is_cut_error(&io::Error::other("x")));
+    }
+
+    #[test]
+    fn parents_of_relative_and_absolute_directories() {
+        assert_eq!(parent_of(Path::new("r1")), Path::new("."));
+        assert_eq!(parent_of(Path::new("/mnt/r1")), Path::new("/mnt"));
+        assert_eq!(parent_of(Path::new("a/b")), Path::new("a"));
+        assert_eq!(parent_of(Path::new("/")), Path::new("/"));
     }
 
     #[test]

@@ -479,7 +479,7 @@ pub fn run(dir: &Path, log_path: &Path, head: &Header, seed: u64, ops: &[Op], st
     log.line(&head.line()).map_err(log_err)?;
     let mut ended = Ended { last: 0, error: None };
     let mut acks = 0;
-    let setup = fs::create_dir(dir).and_then(|()| File::open(dir.parent().unwrap_or(Path::new("/")))?.sync_all());
+    let setup = fs::create_dir(dir).and_then(|()| File::open(super::parent_of(dir))?.sync_all());
     if let Err(e) = setup {
         ended.error = Some(e);
         log.line(&format!("end {}", ended.log_words())).map_err(log_err)?;

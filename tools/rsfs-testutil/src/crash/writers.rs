@@ -117,7 +117,7 @@ pub fn run(dir: &Path, log_path: &Path, p: &Params, stop_at: Option<usize>) -> R
     let log = Log::create(log_path).map_err(log_err)?;
     log.line(&format!("many-writers v1 seed={} files={} writers={} maxsize={}", p.seed, p.files, p.writers, p.max_size))
         .map_err(log_err)?;
-    let setup = fs::create_dir(dir).and_then(|()| File::open(dir.parent().unwrap_or(Path::new("/")))?.sync_all());
+    let setup = fs::create_dir(dir).and_then(|()| File::open(super::parent_of(dir))?.sync_all());
     if let Err(e) = setup {
         for t in 0..p.writers {
             log.line(&format!("end {t} 0 0 {}", errno::of(&e))).map_err(log_err)?;
