@@ -290,6 +290,53 @@ void kext_set_buffer_verified(struct buffer_head *bh, bool verified)
 		clear_bit(KEXT_BH_VERIFIED, &bh->b_state);
 }
 
+/*
+ * Marks a journal keeps on its buffers (jbd2 keeps its own in b_state the
+ * same way): which transaction list holds the buffer.
+ */
+#define KEXT_BH_MARK0 (BH_PrivateStart + 1)
+bool kext_buffer_test_set_mark(struct buffer_head *bh, unsigned int mark)
+{
+	return test_and_set_bit(KEXT_BH_MARK0 + mark, &bh->b_state);
+}
+void kext_buffer_clear_mark(struct buffer_head *bh, unsigned int mark)
+{
+	clear_bit(KEXT_BH_MARK0 + mark, &bh->b_state);
+}
+void kext_get_bh(struct buffer_head *bh) { get_bh(bh); }
+sector_t kext_buffer_block(struct buffer_head *bh) { return bh->b_blocknr; }
+
+/*
+ * Starts writing an up-to-date buffer now, whether or not it is dirty
+ * (a journal writes its blocks itself: they are never left dirty for the
+ * flusher). With preflush_fua, the device's cache is flushed before the
+ * write and the write itself reaches stable media (a commit block).
+ */
+void kext_buffer_submit_write(struct buffer_head *bh, bool preflush_fua)
+{
+	blk_opf_t opf = REQ_OP_WRITE | REQ_SYNC;
+
+	if (preflush_fua)
+		opf |= REQ_PREFLUSH | REQ_FUA;
+	lock_buffer(bh);
+	clear_buffer_dirty(bh);
+	set_buffer_uptodate(bh);
+	bh->b_end_io = end_buffer_write_sync;
+	get_bh(bh);
+	submit_bh(opf, bh);
+}
+
+/* Waits for kext_buffer_submit_write; -EIO if the write failed. */
+int kext_buffer_wait_write(struct buffer_head *bh)
+{
+	wait_on_buffer(bh);
+	return buffer_uptodate(bh) ? 0 : -EIO;
+}
+
+/* The running task's journal handle (jbd2's current->journal_info). */
+void *kext_journal_info(void) { return current->journal_info; }
+void kext_set_journal_info(void *info) { current->journal_info = info; }
+
 /* Folios and writeback */
 void kext_folio_start_writeback(struct folio *folio) { folio_start_writeback(folio); }
 void kext_folio_get(struct folio *folio) { folio_get(folio); }
@@ -365,6 +412,40 @@ struct iomap_ioend *kext_iomap_ioend_from_bio(struct bio *bio)
 {
 	return iomap_ioend_from_bio(bio);
 }
+
+static void kext_delayed_call_fn(struct work_struct *work)
+{
+	struct kext_delayed_call *c =
+		container_of(to_delayed_work(work), struct kext_delayed_call, dwork);
+
+	c->fn(c->data);
+}
+void kext_delayed_call_init(struct kext_delayed_call *c, void (*fn)(void *), void *data)
+{
+	INIT_DELAYED_WORK(&c->dwork, kext_delayed_call_fn);
+	c->fn = fn;
+	c->data = data;
+}
+/* Does nothing if already armed: the earlier deadline stands. */
+void kext_delayed_call_arm(struct kext_delayed_call *c, unsigned int msecs)
+{
+	queue_delayed_work(system_unbound_wq, &c->dwork, msecs_to_jiffies(msecs));
+}
+/* Disarms, and waits for a call in progress. */
+void kext_delayed_call_cancel(struct kext_delayed_call *c)
+{
+	cancel_delayed_work_sync(&c->dwork);
+}
+
+bool kext_capable_sys_admin(void) { return capable(CAP_SYS_ADMIN); }
+int kext_get_user_u32(unsigned long uaddr, u32 *out)
+{
+	return get_user(*out, (u32 __user *)uaddr) ? -EFAULT : 0;
+}
+/* Freezes the filesystem on sb's device (syncing it first), as ext4's
+ * shutdown ioctl does; undone by kext_bdev_thaw. */
+int kext_bdev_freeze(struct super_block *sb) { return bdev_freeze(sb->s_bdev); }
+void kext_bdev_thaw(struct super_block *sb) { bdev_thaw(sb->s_bdev); }
 
 /*
  * A file_system_type allocated at run time holds lock class keys, which

@@ -136,6 +136,14 @@ void kext_lock_buffer(struct buffer_head *bh);
 void kext_set_buffer_uptodate(struct buffer_head *bh);
 bool kext_buffer_verified(struct buffer_head *bh);
 void kext_set_buffer_verified(struct buffer_head *bh, bool verified);
+bool kext_buffer_test_set_mark(struct buffer_head *bh, unsigned int mark);
+void kext_buffer_clear_mark(struct buffer_head *bh, unsigned int mark);
+void kext_get_bh(struct buffer_head *bh);
+sector_t kext_buffer_block(struct buffer_head *bh);
+void kext_buffer_submit_write(struct buffer_head *bh, bool preflush_fua);
+int kext_buffer_wait_write(struct buffer_head *bh);
+void *kext_journal_info(void);
+void kext_set_journal_info(void *info);
 
 /* Folios and writeback */
 void kext_folio_start_writeback(struct folio *folio);
@@ -182,6 +190,25 @@ void kext_write_end_queue_take(struct kext_write_end_queue *q,
 			       struct bio **folio_bios, struct bio **ioend_bios);
 struct kext_write_end_queue *kext_write_end_queue_of(struct work_struct *work);
 struct iomap_ioend *kext_iomap_ioend_from_bio(struct bio *bio);
+
+/*
+ * A delayed call of fn(data) on the unbound system workqueue (a
+ * filesystem's periodic work, such as a journal's commit timer).
+ */
+struct kext_delayed_call {
+	struct delayed_work dwork;
+	void (*fn)(void *data);
+	void *data;
+};
+void kext_delayed_call_init(struct kext_delayed_call *c, void (*fn)(void *), void *data);
+void kext_delayed_call_arm(struct kext_delayed_call *c, unsigned int msecs);
+void kext_delayed_call_cancel(struct kext_delayed_call *c);
+
+/* ioctls */
+bool kext_capable_sys_admin(void);
+int kext_get_user_u32(unsigned long uaddr, u32 *out);
+int kext_bdev_freeze(struct super_block *sb);
+void kext_bdev_thaw(struct super_block *sb);
 
 /* Odds and ends */
 bool kext_printk_ratelimit(void);

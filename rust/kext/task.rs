@@ -24,3 +24,28 @@ pub fn yield_killable() -> Result {
         Ok(())
     }
 }
+
+/// The running task's journal handle pointer (`current->journal_info`,
+/// jbd2's and XFS's too): null when the task is in no transaction.
+pub fn journal_info() -> *mut core::ffi::c_void {
+    // SAFETY: reads a field of the current task.
+    unsafe { bindings::kext_journal_info() }
+}
+
+/// Runs `f` with the task's journal handle pointer set to `info`, then
+/// restores the previous one.
+///
+/// # Safety
+///
+/// `f` must not enter another filesystem that keeps its own handles there
+/// (ext4, XFS): it would take `info` for one of its own.
+pub unsafe fn with_journal_info<R>(info: *mut core::ffi::c_void, f: impl FnOnce() -> R) -> R {
+    // SAFETY: reads a field of the current task.
+    let prev = unsafe { bindings::kext_journal_info() };
+    // SAFETY: writes a field of the current task, restored below.
+    unsafe { bindings::kext_set_journal_info(info) };
+    let r = f();
+    // SAFETY: puts back the value read above.
+    unsafe { bindings::kext_set_journal_info(prev) };
+    r
+}

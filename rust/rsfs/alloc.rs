@@ -60,7 +60,7 @@ fn take_bits(sb: &SuperBlock<Rsfs>, map: Bitmap, goal: u64, want: u64) -> Result
         while len < want && bit + len < limit && bitmap_get(&*buf.data(), bit + len) == Ok(false) {
             len += 1;
         }
-        buf.modify(|b| bitmap_set_range(b, bit, bit + len, true));
+        meta::modify(sb, &mut buf, |b| bitmap_set_range(b, bit, bit + len, true))?;
         return Ok(Some((base + bit, len)));
     }
     Ok(None)
@@ -90,8 +90,10 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<Rsfs>, goal: u64, want: u32) -> Resul
     Ok((start, len as u32))
 }
 
-/// Frees blocks `start .. start + len`.
-pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result {
+/// Frees blocks `start .. start + len` now. Everyone else frees through
+/// [`meta::free_blocks`]; the journal calls this when the transaction
+/// that freed them commits.
+pub(crate) fn release_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result {
     let info = sb.info();
     let g = &info.geometry;
     if !g.is_data_range(start, len) {
@@ -114,7 +116,7 @@ pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64) -> Result
         if was_free != 0 {
             errors::inconsistent(sb, format_args!("freeing {} block(s) near {} that were already free", was_free, block));
         }
-        buf.modify(|b| bitmap_set_range(b, bit, bit + n, false));
+        meta::modify(sb, &mut buf, |b| bitmap_set_range(b, bit, bit + n, false))?;
         // Clamped: a free count too high on disk must not grow past the
         // data blocks (a superblock the mount check would refuse).
         st.sb.free_blocks = (st.sb.free_blocks + n - was_free).min(g.data_blocks());
@@ -156,7 +158,7 @@ pub(crate) fn free_inode(sb: &SuperBlock<Rsfs>, ino: u64) -> Result {
         errors::inconsistent(sb, format_args!("freeing inode {} that was already free", ino));
         return Ok(());
     }
-    buf.modify(|b| bitmap_set_range(b, bit, bit + 1, false));
+    meta::modify(sb, &mut buf, |b| bitmap_set_range(b, bit, bit + 1, false))?;
     st.sb.free_inodes = (st.sb.free_inodes + 1).min(g.allocatable_inodes());
     if ino < st.inode_goal {
         st.inode_goal = ino;

@@ -180,7 +180,7 @@ fn add_block(inode: &Inode<Rsfs>, index: u64) -> Result<(u64, Buffer)> {
     let (block, _) = alloc::alloc_blocks(sb, goal, 1)?;
     let extent = Extent { logical: index as u32, len: 1, unwritten: false, physical: block };
     if let Err(e) = st.map.insert(extent) {
-        let _ = alloc::free_blocks(sb, block, 1);
+        let _ = meta::free_blocks(sb, block, 1, true);
         return Err(e);
     }
     inode.set_fs_blocks(st.map.owned_blocks());
@@ -198,22 +198,22 @@ fn add_entry(dir: &Inode<Rsfs>, name: &[u8], ino: u64, dt: u8) -> Result {
         let mut buf = read_dir_block(dir, index)?;
         if dir_find_space(&*buf.data(), name.len()).map_err(|e| corrupt_dir(dir, e))?.is_some() {
             dir.data().lock().dir_space_hint = index;
-            buf.modify(|b| -> Result {
+            meta::modify(dir.sb(), &mut buf, |b| -> Result {
                 dir_insert(b, name, ino32, dt).map_err(|_| EINVAL)?;
                 seal_block(b);
                 Ok(())
-            })?;
+            })??;
             index_update(dir, name, index, true);
             return Ok(());
         }
     }
     let (_, mut buf) = add_block(dir, n)?;
-    buf.modify(|b| -> Result {
+    meta::modify(dir.sb(), &mut buf, |b| -> Result {
         dir_block_init(b, dir.ino());
         dir_insert(b, name, ino32, dt).map_err(|_| EINVAL)?;
         seal_block(b);
         Ok(())
-    })?;
+    })??;
     buf.set_verified(true);
     dir.set_size((n + 1) * BS);
     dir.data().lock().dir_space_hint = n;
@@ -227,11 +227,11 @@ fn remove_entry(dir: &Inode<Rsfs>, name: &[u8], slot: Slot) -> Result {
         let mut st = dir.data().lock();
         st.dir_space_hint = st.dir_space_hint.min(slot.index);
     }
-    buf.modify(|b| -> Result {
+    meta::modify(dir.sb(), &mut buf, |b| -> Result {
         dir_remove_at(b, slot.offset).map_err(|_| EINVAL)?;
         seal_block(b);
         Ok(())
-    })?;
+    })??;
     index_update(dir, name, slot.index, false);
     Ok(())
 }
@@ -239,11 +239,11 @@ fn remove_entry(dir: &Inode<Rsfs>, name: &[u8], slot: Slot) -> Result {
 fn replace_entry(dir: &Inode<Rsfs>, slot: Slot, name: &[u8], ino: u64, dt: u8) -> Result {
     let ino32 = u32::try_from(ino).map_err(|_| EINVAL)?;
     let mut buf = read_dir_block(dir, slot.index)?;
-    buf.modify(|b| -> Result {
+    meta::modify(dir.sb(), &mut buf, |b| -> Result {
         dir_replace(b, name, ino32, dt).map_err(|_| EINVAL)?;
         seal_block(b);
         Ok(())
-    })
+    })?
 }
 
 fn is_empty(dir: &Inode<Rsfs>) -> Result<bool> {
@@ -329,7 +329,7 @@ pub(crate) fn create(dir: &Inode<Rsfs>, name: &[u8], child: &mut NewChild<'_, Rs
             st.inline[..target.len()].copy_from_slice(target);
         } else {
             let (_, mut buf) = add_block(inode, 0)?;
-            buf.modify(|b| b[..target.len()].copy_from_slice(target));
+            meta::modify(sb, &mut buf, |b| b[..target.len()].copy_from_slice(target))?;
         }
         inode.set_size(target.len() as u64);
     }

@@ -57,6 +57,12 @@ pub(crate) struct BlockMap {
     /// Bumped whenever blocks leave the map, so that a cached mapping
     /// (writeback) knows it may be stale.
     pub(crate) seq: u64,
+    /// Index of the first extent changed since the map was last stored
+    /// (`usize::MAX`: none): `store` rewrites only the overflow blocks
+    /// from the one holding it, and a transaction only logs those.
+    dirty_from: usize,
+    /// Overflow blocks the chain on disk had at the last store or load.
+    stored_chain: usize,
 }
 
 fn chain_needed(extents: usize) -> usize {
@@ -66,7 +72,7 @@ fn chain_needed(extents: usize) -> usize {
 impl BlockMap {
     /// An empty map.
     pub(crate) const fn new() -> Self {
-        BlockMap { extents: KVVec::new(), chain: KVVec::new(), data_blocks: 0, seq: 0 }
+        BlockMap { extents: KVVec::new(), chain: KVVec::new(), data_blocks: 0, seq: 0, dirty_from: usize::MAX, stored_chain: 0 }
     }
 
     /// Data blocks mapped.
@@ -117,13 +123,42 @@ impl BlockMap {
         }
     }
 
+    /// Extents from index `i` on changed (the one before too, which a
+    /// merge may have grown).
+    fn touch(&mut self, i: usize) {
+        self.dirty_from = self.dirty_from.min(i.saturating_sub(1));
+    }
+
+    /// First overflow block `store` must rewrite: the one holding the
+    /// first changed extent, or the old last one if the chain's length
+    /// changed (its `next` link).
+    fn first_dirty_chain_block(&self) -> usize {
+        let need = chain_needed(self.extents.len());
+        let mut first = match self.dirty_from {
+            usize::MAX => need,
+            i => i.saturating_sub(INLINE_EXTENTS) / EXTENTS_PER_BLOCK,
+        };
+        if need != self.stored_chain {
+            first = first.min(self.stored_chain.min(need).saturating_sub(1));
+        }
+        first.min(need)
+    }
+
+    /// Overflow blocks the next `store` rewrites (for a transaction's
+    /// credits).
+    pub(crate) fn dirty_chain_blocks(&self) -> usize {
+        chain_needed(self.extents.len()) - self.first_dirty_chain_block()
+    }
+
     fn insert_at(&mut self, i: usize, e: Extent) -> Result {
         nofs(|| self.extents.push(e, GFP_KERNEL))?;
+        self.touch(i);
         self.extents[i..].rotate_right(1);
         Ok(())
     }
 
     fn remove_at(&mut self, i: usize) {
+        self.touch(i);
         if i < self.extents.len() {
             self.extents[i..].rotate_left(1);
             let n = self.extents.len() - 1;
@@ -142,6 +177,7 @@ impl BlockMap {
                 return Err(crate::kext::error::more::euclean());
             }
         }
+        self.touch(i);
         let merge_prev = i > 0 && self.extents[i - 1].is_contiguous_with(&e);
         let merge_next = i < self.extents.len() && e.is_contiguous_with(&self.extents[i]);
         match (merge_prev, merge_next) {
@@ -194,6 +230,7 @@ impl BlockMap {
                 physical: e.physical + (from - start),
             };
             let mut at = i;
+            self.touch(i);
             self.extents[i] = piece(pos, stop, false);
             if start < pos {
                 self.insert_at(i, piece(start, pos, true))?;
@@ -265,6 +302,7 @@ impl BlockMap {
             free_range(start, len);
         };
         let i = self.index_after(from);
+        self.touch(i);
         let mut keep = i;
         if let Some(e) = self.extents.get_mut(i) {
             if u64::from(e.logical) < from {
@@ -292,7 +330,7 @@ impl BlockMap {
         while self.chain.len() < need {
             let (block, _) = alloc::alloc_blocks(sb, goal, 1)?;
             if let Err(e) = nofs(|| self.chain.push(block, GFP_KERNEL)) {
-                let _ = alloc::free_blocks(sb, block, 1);
+                let _ = meta::free_blocks(sb, block, 1, true);
                 return Err(e.into());
             }
         }
@@ -335,6 +373,7 @@ impl BlockMap {
             nofs(|| map.chain.push(next, GFP_KERNEL))?;
             next = h.next;
         }
+        map.stored_chain = map.chain.len();
         if remaining != 0 {
             return Err(bad(format::FormatError::BadExtentBlock));
         }
@@ -351,8 +390,7 @@ impl BlockMap {
         }
         while self.chain.len() > need {
             let block = self.chain[self.chain.len() - 1];
-            meta::forget(sb, block, 1);
-            alloc::free_blocks(sb, block, 1)?;
+            meta::free_blocks(sb, block, 1, true)?;
             // SAFETY: shrinking a vector of `u64`.
             unsafe { self.chain.set_len(self.chain.len() - 1) };
         }
@@ -360,12 +398,13 @@ impl BlockMap {
         for (i, e) in self.extents.iter().take(INLINE_EXTENTS).enumerate() {
             d.set_inline_extent(i, e).map_err(|_| EINVAL)?;
         }
+        let first = self.first_dirty_chain_block();
         let rest = self.extents.get(INLINE_EXTENTS..).unwrap_or(&[]);
-        for (n, chunk) in rest.chunks(EXTENTS_PER_BLOCK).enumerate() {
+        for (n, chunk) in rest.chunks(EXTENTS_PER_BLOCK).enumerate().skip(first) {
             let block = self.chain[n];
             let next = self.chain.get(n + 1).copied().unwrap_or(0);
             let mut buf = meta::new_block(sb, block)?;
-            buf.modify(|b| -> Result {
+            meta::modify(sb, &mut buf, |b| -> Result {
                 extent_block_init(b, ino, next);
                 for (i, e) in chunk.iter().enumerate() {
                     extent_block_set(b, i, e).map_err(|_| EINVAL)?;
@@ -373,8 +412,10 @@ impl BlockMap {
                 ExtentBlockHeader { count: chunk.len() as u32, next, owner_ino: ino }.encode(b);
                 seal_block(b);
                 Ok(())
-            })?;
+            })??;
         }
+        self.dirty_from = usize::MAX;
+        self.stored_chain = need;
         d.extent_count = self.extents.len() as u32;
         d.extent_overflow = self.chain.first().copied().unwrap_or(0);
         d.blocks = self.owned_blocks();
@@ -384,8 +425,7 @@ impl BlockMap {
     /// Frees every overflow block (the inode is being deleted).
     pub(crate) fn free_chain(&mut self, sb: &SuperBlock<Rsfs>) {
         for &block in self.chain.iter() {
-            meta::forget(sb, block, 1);
-            let _ = alloc::free_blocks(sb, block, 1);
+            let _ = meta::free_blocks(sb, block, 1, true);
         }
         // SAFETY: emptying a vector of `u64`.
         unsafe { self.chain.set_len(0) };

@@ -13,17 +13,17 @@
 
 use crate::{
     alloc,
-    extents::{Found, MAX_ALLOC, MAX_EXTENTS},
+    extents::{Found, MAX_ALLOC},
     format::{self, Extent},
     kext::{
         bindings,
         fs::{
-            file::{File, InodeLock, IovIter, Kiocb, VmFault},
+            file::{capable_sys_admin, File, InodeLock, IovIter, Kiocb, UserPtr, VmFault},
             inode::Inode,
             iomap::{self, IoMapping, IomapFlags, MapKind},
         },
     },
-    Rsfs,
+    journal, Rsfs,
 };
 use kernel::{error::Error, prelude::*};
 
@@ -49,16 +49,32 @@ pub(crate) fn map_begin(inode: &Inode<Rsfs>, pos: u64, len: u64, flags: IomapFla
     }
     let end = (pos + len.max(1)).div_ceil(BS).min(format::MAX_FILE_BLOCKS);
     let sb = inode.sb();
-    let mut st = inode.data().lock();
+    let st = inode.data().lock();
     let hole = match st.map.lookup(lblk) {
         Found::Mapped(e) => return Ok(mapping_of(&e, false)),
         Found::Hole(h) => h.min(format::MAX_FILE_BLOCKS - lblk),
     };
-    let allocate = flags.is_write() && !flags.is_zero() && !flags.is_report() && !flags.is_overwrite_only();
-    if !allocate {
+    let allocating = flags.is_write() && !flags.is_zero() && !flags.is_report() && !flags.is_overwrite_only();
+    if !allocating {
         return Ok(IoMapping { offset: lblk << SHIFT, length: hole << SHIFT, kind: MapKind::Hole, new: false });
     }
-    if st.map.len() + 2 > MAX_EXTENTS {
+    drop(st);
+    let (e, new) = journal::transaction_or_retry(sb, journal::credits::ALLOCATE, || allocate(inode, lblk, end))?;
+    Ok(mapping_of(&e, new))
+}
+
+/// Allocates unwritten blocks for file blocks `lblk ..` (up to `end`, as
+/// many as are contiguous on disk), in a transaction that also logs the
+/// inode's new map. Returns the extent and whether it is new.
+fn allocate(inode: &Inode<Rsfs>, lblk: u64, end: u64) -> Result<(Extent, bool)> {
+    let sb = inode.sb();
+    let mut st = inode.data().lock();
+    // Another task may have filled the hole since it was looked at.
+    let hole = match st.map.lookup(lblk) {
+        Found::Mapped(e) => return Ok((e, false)),
+        Found::Hole(h) => h.min(format::MAX_FILE_BLOCKS - lblk),
+    };
+    if st.map.len() + 2 > sb.info().journal.max_extents() {
         return Err(EFBIG);
     }
     let want = hole.min(end - lblk).min(u64::from(MAX_ALLOC)) as u32;
@@ -68,19 +84,25 @@ pub(crate) fn map_begin(inode: &Inode<Rsfs>, pos: u64, len: u64, flags: IomapFla
     let (physical, n) = alloc::alloc_blocks(sb, goal, want)?;
     let e = Extent { logical: lblk as u32, len: n, unwritten: true, physical };
     if let Err(err) = st.map.insert(e) {
-        let _ = alloc::free_blocks(sb, physical, u64::from(n));
+        let _ = crate::meta::free_blocks(sb, physical, u64::from(n), false);
         return Err(err);
     }
     inode.set_fs_blocks(st.map.owned_blocks());
     drop(st);
-    inode.mark_dirty();
-    Ok(mapping_of(&e, true))
+    crate::inode::write_inode(inode, false)?;
+    Ok((e, true))
 }
 
 /// Ends a mapping. A buffered write that stopped short (a fault copying
 /// from user memory, a signal) leaves blocks allocated past the new end of
 /// file; they are freed again.
-pub(crate) fn map_end(inode: &Inode<Rsfs>, _pos: u64, len: u64, written: u64, flags: IomapFlags, map: &IoMapping) -> Result {
+pub(crate) fn map_end(inode: &Inode<Rsfs>, pos: u64, len: u64, written: u64, flags: IomapFlags, map: &IoMapping) -> Result {
+    // iomap grew the size in memory only ("up to the file system to write
+    // the updated size"): log it. The new blocks are unwritten, so a crash
+    // shows zeros there, never stale data.
+    if flags.is_write() && !flags.is_direct() && written > 0 && pos + written >= inode.size() {
+        inode.mark_dirty();
+    }
     if !flags.is_write() || flags.is_direct() || !map.new || written >= len {
         return Ok(());
     }
@@ -113,16 +135,24 @@ pub(crate) fn convert_unwritten(inode: &Inode<Rsfs>, pos: u64, len: u64) -> Resu
     let first = pos >> SHIFT;
     let end = (pos + len.max(1)).div_ceil(BS);
     let sb = inode.sb();
-    let mut st = inode.data().lock();
-    let goal = st.map.goal_for(first);
-    // A conversion inside an extent splits it in three: make room in the
-    // overflow chain first, so that storing the map cannot fail later.
-    st.map.reserve(sb, 2, goal)?;
-    if st.map.mark_written(first, end - first)? {
-        drop(st);
-        inode.mark_dirty();
+    if !sb.info().journal.enabled() {
+        // No commit will flush before the conversion reaches the disk.
+        sb.raw().flush_device()?;
     }
-    Ok(())
+    let credits = journal::credits::SMALL + inode.data().lock().map.dirty_chain_blocks() as u64 + 1;
+    journal::transaction_or_retry(sb, credits, || {
+        let mut st = inode.data().lock();
+        let goal = st.map.goal_for(first);
+        // A conversion inside an extent splits it in three: make room in
+        // the overflow chain first, so that storing the map cannot fail
+        // later.
+        st.map.reserve(sb, 2, goal)?;
+        if st.map.mark_written(first, end - first)? {
+            drop(st);
+            crate::inode::write_inode(inode, false)?;
+        }
+        Ok(())
+    })
 }
 
 /// A direct write completed: convert what it wrote and extend the size.
@@ -136,8 +166,11 @@ pub(crate) fn dio_write_end(inode: &Inode<Rsfs>, pos: u64, size: u64, error: Opt
     }
     if unwritten {
         // The data must be durable before any metadata calling its blocks
-        // written can be.
-        inode.sb().raw().flush_device()?;
+        // written can be: the journal's commit flushes the cache first;
+        // without a journal, flush now.
+        if !inode.sb().info().journal.enabled() {
+            inode.sb().raw().flush_device()?;
+        }
         convert_unwritten(inode, pos, size)?;
     }
     if pos + size > inode.size() {
@@ -147,8 +180,34 @@ pub(crate) fn dio_write_end(inode: &Inode<Rsfs>, pos: u64, size: u64, error: Opt
     Ok(())
 }
 
+/// `EIO` once the filesystem was shut down (`FS_IOC_SHUTDOWN`), as ext4
+/// and XFS fail reads and writes then.
+fn check_shut_down(inode: &Inode<Rsfs>) -> Result {
+    if inode.sb().info().journal.is_shut_down() {
+        Err(EIO)
+    } else {
+        Ok(())
+    }
+}
+
+/// `ioctl`: `FS_IOC_SHUTDOWN` (see `super_block::shutdown`).
+pub(crate) fn ioctl(file: &File<'_, Rsfs>, cmd: u32, arg: usize) -> Result<i64> {
+    match cmd {
+        crate::super_block::FS_IOC_SHUTDOWN => {
+            if !capable_sys_admin() {
+                return Err(EPERM);
+            }
+            let flags = UserPtr(arg).read_u32()?;
+            crate::super_block::shutdown(file.inode().sb(), flags)?;
+            Ok(0)
+        }
+        _ => Err(ENOTTY),
+    }
+}
+
 /// `read_iter`.
 pub(crate) fn read_iter(iocb: &mut Kiocb<'_, Rsfs>, to: &mut IovIter<'_>) -> Result<usize> {
+    check_shut_down(iocb.inode())?;
     if to.count() == 0 {
         return Ok(0);
     }
@@ -165,6 +224,7 @@ pub(crate) fn read_iter(iocb: &mut Kiocb<'_, Rsfs>, to: &mut IovIter<'_>) -> Res
 
 /// `write_iter`.
 pub(crate) fn write_iter(iocb: &mut Kiocb<'_, Rsfs>, from: &mut IovIter<'_>) -> Result<usize> {
+    check_shut_down(iocb.inode())?;
     if iocb.is_nowait() {
         return Err(EAGAIN);
     }
@@ -267,23 +327,32 @@ pub(crate) fn llseek(file: &File<'_, Rsfs>, offset: i64, whence: i32) -> Result<
     file.set_pos(pos, format::MAX_FILE_SIZE as i64)
 }
 
-/// `fsync`/`fdatasync`: the data, then the inode and those of the
-/// directories above it (so that a new file's entry is found after a
-/// crash: rsfs has no journal to carry it; ext4 without one syncs new
-/// files' parents too), then every dirty metadata block, then a device
-/// cache flush.
+/// `fsync`/`fdatasync`: the data, then a commit of the running
+/// transaction, which holds every metadata change made so far (the inode,
+/// a new file's directory entry, the conversion of the blocks just
+/// written); its cache flush makes the data durable too. Without a
+/// journal: the inode and the directories above it (so that a new file's
+/// entry is found after a crash, as ext4 without a journal does), every
+/// dirty metadata block, then a device cache flush.
 pub(crate) fn fsync(file: &File<'_, Rsfs>, start: i64, end: i64, _datasync: bool) -> Result {
     let inode = file.inode();
+    let sb = inode.sb();
     file.write_and_wait_range(start, end)?;
+    if sb.info().journal.enabled() {
+        return sb.info().journal.commit(sb);
+    }
     inode.sync_metadata()?;
     file.sync_ancestors()?;
-    crate::meta::sync_all(inode.sb())?;
-    inode.sb().raw().flush_device()
+    crate::meta::sync_all(sb)?;
+    sb.raw().flush_device()
 }
 
 /// A shared writable mapping dirties a page: allocate its block now (as
 /// unwritten), where `ENOSPC` can still be reported (`SIGBUS`).
 pub(crate) fn page_mkwrite(vmf: &VmFault<'_, Rsfs>) -> u32 {
+    if check_shut_down(vmf.inode()).is_err() {
+        return bindings::KEXT_VM_FAULT_SIGBUS;
+    }
     vmf.with_fault_locks(|| {
         vmf.update_time();
         iomap::page_mkwrite(vmf)

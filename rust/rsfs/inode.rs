@@ -14,7 +14,7 @@ use crate::{
         iomap,
         sb::SuperBlock,
     },
-    meta, Rsfs,
+    journal, meta, Rsfs,
 };
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
@@ -182,12 +182,38 @@ fn ts(t: (i64, u32)) -> Timespec {
     Timespec { sec: t.0, nsec: t.1 }
 }
 
-/// Writes the inode (and its overflow extents) to the inode table.
+/// Writes the inode (and the overflow blocks its map changed) to the inode
+/// table: into the running transaction, or dirty for the flusher on a
+/// filesystem without a journal (`sync`: and waits for it there).
 pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
     let sb = inode.sb();
     if sb.raw().is_read_only() {
         return Ok(());
     }
+    // Credits: the inode's table block, the overflow blocks the store
+    // rewrites, and what freeing surplus overflow blocks touches.
+    let credits = journal::credits::SMALL + inode.data().lock().map.dirty_chain_blocks() as u64;
+    journal::transaction(sb, credits, || store_inode(inode, sync))
+}
+
+/// `dirty_inode`: the VFS changed the inode (size, times, mode, links);
+/// with a journal it goes into the running transaction now, so that it
+/// commits with the operation that changed it (and an `fsync` commit
+/// carries it). Without one, `write_inode` writes it later.
+pub(crate) fn dirty_inode(inode: &Inode<Rsfs>) {
+    let sb = inode.sb();
+    let journal = &sb.info().journal;
+    if !journal.enabled() || journal.is_shut_down() || sb.raw().is_read_only() || inode.ino() == 0 {
+        return;
+    }
+    // The inode stays dirty in the VFS: `write_inode` retries a failure.
+    if let Err(e) = write_inode(inode, false) {
+        errors::inconsistent(sb, format_args!("cannot log inode {}: {:?}", inode.ino(), e));
+    }
+}
+
+fn store_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
+    let sb = inode.sb();
     let ino = inode.ino();
     let mut d = DiskInode::new(inode.mode());
     {
@@ -216,44 +242,61 @@ pub(crate) fn write_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
     meta::write_inode(sb, ino, &d, sync).map_err(|e| errors::write_failed(sb, "writing an inode", e))
 }
 
-/// Frees the blocks of `inode` from file block `from` on. The caller has
-/// removed any page cache over them and holds `i_rwsem`.
+/// Frees the blocks of `inode` from file block `from` on, and logs the
+/// inode (its size, set by the caller, and its map) in the same
+/// transaction. The caller has removed any page cache over them and holds
+/// `i_rwsem`.
 pub(crate) fn free_blocks_from(inode: &Inode<Rsfs>, from: u64) -> Result {
     let sb = inode.sb();
     let metadata = blocks_are_metadata(inode.mode());
-    let mut first_err = Ok(());
-    let mut st = inode.data().lock();
-    st.map.truncate(from, |start, len| {
-        if metadata {
-            meta::forget(sb, start, len);
-        }
-        if let Err(e) = alloc::free_blocks(sb, start, len) {
-            if first_err.is_ok() {
-                first_err = Err(e);
+    let credits = journal::credits::SMALL
+        + revoke_blocks(if metadata { inode.data().lock().map.data_blocks() } else { 0 });
+    journal::transaction(sb, credits, || {
+        let mut first_err = Ok(());
+        let mut st = inode.data().lock();
+        st.map.truncate(from, |start, len| {
+            if let Err(e) = meta::free_blocks(sb, start, len, metadata) {
+                if first_err.is_ok() {
+                    first_err = Err(e);
+                }
             }
-        }
-    });
-    inode.data().map_seq.store(st.map.seq, Ordering::Release);
-    inode.set_fs_blocks(st.map.owned_blocks());
-    drop(st);
-    inode.mark_dirty();
-    first_err
+        });
+        inode.data().map_seq.store(st.map.seq, Ordering::Release);
+        inode.set_fs_blocks(st.map.owned_blocks());
+        drop(st);
+        // Joins this transaction: the map change and the size commit
+        // together.
+        write_inode(inode, false)?;
+        first_err
+    })
+}
+
+/// Log blocks the revoke records of `blocks` freed metadata blocks fill.
+fn revoke_blocks(blocks: u64) -> u64 {
+    blocks.div_ceil(format::REVOKES_PER_BLOCK as u64)
 }
 
 /// The inode leaves memory. If it has no links left, its blocks, overflow
-/// chain and inode slot are freed.
+/// chain and inode slot are freed, in one transaction.
 pub(crate) fn evict_inode(inode: &Inode<Rsfs>) {
     let ino = inode.ino();
     let sb = inode.sb();
-    if ino == 0 || inode.nlink() != 0 || sb.raw().is_read_only() {
+    if ino == 0 || inode.nlink() != 0 || sb.raw().is_read_only() || sb.info().journal.is_shut_down() {
         return;
     }
-    let r = free_blocks_from(inode, 0).and_then(|()| {
+    let (chain, metadata_blocks) = {
+        let st = inode.data().lock();
+        let chain = st.map.owned_blocks() - st.map.data_blocks();
+        (chain, if blocks_are_metadata(inode.mode()) { st.map.data_blocks() } else { 0 })
+    };
+    let credits = journal::credits::SMALL + revoke_blocks(chain + metadata_blocks);
+    let r = journal::transaction(sb, credits, || {
+        free_blocks_from(inode, 0)?;
         inode.data().lock().map.free_chain(sb);
         // A free slot: mode 0, valid checksum.
-        meta::write_inode(sb, ino, &DiskInode::new(0), false)
+        meta::write_inode(sb, ino, &DiskInode::new(0), false)?;
+        alloc::free_inode(sb, ino)
     });
-    let r = r.and_then(|()| alloc::free_inode(sb, ino));
     if let Err(e) = r {
         errors::inconsistent(sb, format_args!("cannot free inode {}: {:?}", ino, e));
     }

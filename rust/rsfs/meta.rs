@@ -5,8 +5,12 @@
 //! Metadata lives in the block device's buffer cache ([`Buffer`]): the
 //! superblock, both bitmaps, the inode table, directory blocks, extent
 //! overflow blocks and long symlink targets. File data never does; it goes
-//! through each file's page cache. Keeping the metadata path in one place
-//! is what lets a later log (the reserved journal region) wrap it.
+//! through each file's page cache. Every change goes through [`modify`],
+//! which records the buffer in the journal's running transaction
+//! ([`crate::journal`]): the caller must be inside
+//! [`crate::journal::transaction`]. Blocks are freed through
+//! [`free_blocks`], which the journal applies when the transaction
+//! commits.
 //!
 //! Who may touch which bytes (the buffer cache does not serialise them):
 //!
@@ -30,13 +34,36 @@ pub(crate) fn read_super_block(sb: &RawSuperBlock) -> Result<Buffer> {
     Buffer::read(sb, format::SUPERBLOCK_BLOCK)
 }
 
-/// Puts `s` into block 0's buffer (dirty) and returns the buffer, for the
-/// caller to `sync` if it must wait. Callers serialise (`FsInfo::alloc`,
-/// or mount, before anyone else can see the filesystem).
+/// Puts `s` into block 0's buffer (dirty, for a write home outside the
+/// journal: at mount and unmount, when the log is empty) and returns the
+/// buffer, for the caller to `sync` if it must wait. Callers serialise
+/// (`FsInfo::alloc`, or mount, before anyone else can see the filesystem).
 pub(crate) fn write_super(sb: &RawSuperBlock, s: &Superblock) -> Result<Buffer> {
     let mut buf = Buffer::read(sb, format::SUPERBLOCK_BLOCK)?;
     buf.modify(|b| s.encode(b));
     Ok(buf)
+}
+
+/// Changes `buf` with `f` as part of the running transaction (on a
+/// filesystem without a journal: dirties it for the flusher).
+pub(crate) fn modify<R>(sb: &SuperBlock<Rsfs>, buf: &mut Buffer, f: impl FnOnce(&mut Block) -> R) -> Result<R> {
+    let journal = &sb.info().journal;
+    if !journal.enabled() {
+        return Ok(buf.modify(f));
+    }
+    journal.add(sb, buf)?;
+    Ok(buf.update(f))
+}
+
+/// Frees blocks `start .. start + len` when the running transaction
+/// commits. `metadata`: they held metadata (directory, symlink or overflow
+/// blocks): their cached copies are dropped, and the journal writes revoke
+/// records so that replay never puts old metadata where new data may be.
+pub(crate) fn free_blocks(sb: &SuperBlock<Rsfs>, start: u64, len: u64, metadata: bool) -> Result {
+    if metadata {
+        forget(sb, start, len);
+    }
+    sb.info().journal.defer_free(sb, start, len, metadata)
 }
 
 /// Reads a metadata block for reading and changing.
@@ -62,6 +89,13 @@ pub(crate) fn new_block(sb: &SuperBlock<Rsfs>, block: u64) -> Result<Buffer> {
     Buffer::new_zeroed(sb.raw(), block)
 }
 
+/// Logs `s` into block 0 in the running transaction (the commit does, for
+/// the free counts). The caller holds `FsInfo::alloc`.
+pub(crate) fn log_super(sb: &SuperBlock<Rsfs>, s: &Superblock) -> Result {
+    let mut buf = Buffer::read(sb.raw(), format::SUPERBLOCK_BLOCK)?;
+    modify(sb, &mut buf, |b| s.encode(b))
+}
+
 /// Writes every dirty metadata buffer and waits; a failure makes the
 /// filesystem read-only ([`errors::write_failed`]).
 pub(crate) fn sync_all(sb: &SuperBlock<Rsfs>) -> Result {
@@ -71,7 +105,7 @@ pub(crate) fn sync_all(sb: &SuperBlock<Rsfs>) -> Result {
 
 /// Forgets cached copies of freed metadata blocks so that no stale dirty
 /// buffer overwrites their next owner.
-pub(crate) fn forget(sb: &SuperBlock<Rsfs>, start: u64, len: u64) {
+fn forget(sb: &SuperBlock<Rsfs>, start: u64, len: u64) {
     for b in start..start.saturating_add(len) {
         Buffer::forget(sb.raw(), b);
     }
@@ -104,22 +138,23 @@ fn with_inode_slot<R>(sb: &SuperBlock<Rsfs>, ino: u64, f: impl FnOnce(&[u8; form
     Ok(f(inode_slot(&data, offset)?))
 }
 
-/// Writes inode `ino` into the inode table; `sync`: and waits for it.
+/// Writes inode `ino` into the inode table; `sync` (no journal only): and
+/// waits for it.
 pub(crate) fn write_inode(sb: &SuperBlock<Rsfs>, ino: u64, inode: &DiskInode, sync: bool) -> Result {
     let info = sb.info();
     let (block, offset) = info.geometry.inode_location(ino).map_err(|_| EINVAL)?;
     let buf = {
         let _guard = info.itable.lock();
         let mut buf = read_fixed(sb, block)?;
-        buf.modify(|b| -> Result {
+        modify(sb, &mut buf, |b| -> Result {
             let slot = b.get_mut(offset..offset + format::INODE_SIZE).ok_or(EINVAL)?;
             let slot: &mut [u8; format::INODE_SIZE] = slot.try_into().map_err(|_| EINVAL)?;
             inode.encode(ino, slot);
             Ok(())
-        })?;
+        })??;
         buf
     };
-    if sync {
+    if sync && !info.journal.enabled() {
         buf.sync().map_err(|e| errors::write_failed(sb, "writing an inode", e))?;
     }
     Ok(())

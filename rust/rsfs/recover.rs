@@ -2,140 +2,81 @@
 
 //! Mounting a filesystem that was not cleanly unmounted.
 //!
-//! rsfs has no journal yet: after a crash the bitmaps may have lost updates
-//! that the inodes they describe did not (or the other way round). A block
-//! a file uses but the bitmap calls free would be handed to the next
-//! writer — anyone's file could take over another's data. So a read-write
-//! mount of an unclean filesystem first walks the inode table and marks
-//! used every inode in use and every block one claims (data, directory and
-//! symlink blocks, extent overflow blocks), plus the metadata region; then
-//! recounts the free blocks and inodes from the bitmaps.
-//!
-//! Nothing is ever freed here: a block the bitmap calls used that no inode
-//! claims stays used (a leak, which `fsck.rsfs` reclaims), because freeing
-//! it on a guess could be the very double allocation this prevents. An
-//! inode that cannot be read is reported and skipped; fsck repairs it.
+//! The journal's replay ([`crate::journal::recover`]) made the metadata
+//! consistent; what remains are *orphans*: inodes unlinked while open,
+//! whose last user went with the crash. They keep their blocks with no
+//! name left: [`free_orphans`] frees them at the first read-write mount.
 
 use crate::{
+    alloc,
     extents::BlockMap,
-    format::{bitmap_count_zeros, bitmap_get, bitmap_set_range, BITS_PER_BLOCK},
+    format::{bitmap_get, Inode as DiskInode, BITS_PER_BLOCK, REVOKES_PER_BLOCK},
+    journal,
     kext::{fs::sb::SuperBlock, task::yield_killable},
     meta, Rsfs,
 };
 use kernel::prelude::*;
 
-/// What the walk found missing from the bitmaps.
-#[derive(Default)]
-struct Claimed {
-    blocks: u64,
-    inodes: u64,
-    unreadable: u64,
+/// Frees every orphan: an allocated inode with no links (see the module
+/// documentation), each in its own transaction. Runs at a read-write
+/// mount after an unclean shutdown, before anyone else sees the
+/// filesystem (so no orphan is open). An inode that cannot be read is left
+/// to `iget` and fsck to report.
+pub(crate) fn free_orphans(sb: &SuperBlock<Rsfs>) -> Result {
+    let g = sb.info().geometry;
+    let mut freed = 0u64;
+    for index in 0..g.inode_bitmap_blocks {
+        let used: KVec<u64> = {
+            let buf = meta::read_fixed(sb, g.inode_bitmap_start + index)?;
+            let data = buf.data();
+            let mut used = KVec::new();
+            let base = index * BITS_PER_BLOCK;
+            for bit in 0..BITS_PER_BLOCK.min(g.inode_count.saturating_sub(base)) {
+                if bitmap_get(&*data, bit) == Ok(true) && base + bit > crate::format::ROOT_INO {
+                    used.push(base + bit, GFP_KERNEL)?;
+                }
+            }
+            used
+        };
+        for ino in used {
+            yield_killable()?;
+            let Ok(d) = meta::read_inode(sb, ino) else { continue };
+            if d.is_free() || d.nlink != 0 {
+                continue;
+            }
+            free_orphan(sb, ino, &d)?;
+            freed += 1;
+        }
+    }
+    if freed > 0 {
+        pr_info!("{}: freed {} orphan inode(s)\n", sb.raw().id().to_str().unwrap_or("?"), freed);
+        sb.info().journal.commit(sb)?;
+    }
+    Ok(())
 }
 
-/// Marks used every inode in use and every block an inode claims; see the
-/// module documentation. Runs at mount, before anyone else sees the
-/// filesystem.
-pub(crate) fn claim_used(sb: &SuperBlock<Rsfs>) -> Result {
-    let g = sb.info().geometry;
-    let mut claimed = Claimed::default();
-    claimed.blocks += mark(sb, Map::Blocks, 0, g.data_start)?;
-    claimed.inodes += mark(sb, Map::Inodes, 0, 1)?;
-    // Bits past the end are set, as mkfs leaves them.
-    mark(sb, Map::Blocks, g.total_blocks, u64::MAX)?;
-    mark(sb, Map::Inodes, g.inode_count, u64::MAX)?;
-    for ino in 1..g.inode_count {
-        yield_killable()?;
-        let d = match meta::read_inode(sb, ino) {
-            Ok(d) if d.is_free() => continue,
-            Ok(d) => d,
-            Err(e) if e == EIO || e == EINTR => return Err(e),
-            Err(_) => {
-                claimed.unreadable += 1;
-                continue;
-            }
-        };
-        claimed.inodes += mark(sb, Map::Inodes, ino, 1)?;
-        let map = match BlockMap::load(sb, ino, &d) {
-            Ok(map) => map,
-            Err(e) if e == EIO || e == ENOMEM || e == EINTR => return Err(e),
-            Err(_) => {
-                claimed.unreadable += 1;
-                continue;
-            }
-        };
-        let mut result = Ok(());
-        map.for_each_block_range(|start, len| {
-            if result.is_ok() && g.is_data_range(start, len) {
-                match mark(sb, Map::Blocks, start, len) {
-                    Ok(n) => claimed.blocks += n,
-                    Err(e) => result = Err(e),
+fn free_orphan(sb: &SuperBlock<Rsfs>, ino: u64, d: &DiskInode) -> Result {
+    let mut map = match BlockMap::load(sb, ino, d) {
+        Ok(map) => map,
+        // Left for fsck: freeing blocks on a guess could free another
+        // file's.
+        Err(e) if e == EIO || e == ENOMEM || e == EINTR => return Err(e),
+        Err(_) => return Ok(()),
+    };
+    let metadata = crate::inode::blocks_are_metadata(d.mode);
+    let revokes = map.owned_blocks().div_ceil(REVOKES_PER_BLOCK as u64);
+    journal::transaction(sb, journal::credits::SMALL + revokes, || {
+        let mut first_err = Ok(());
+        map.truncate(0, |start, len| {
+            if let Err(e) = meta::free_blocks(sb, start, len, metadata) {
+                if first_err.is_ok() {
+                    first_err = Err(e);
                 }
             }
         });
-        result?;
-    }
-    recount(sb)?;
-    let id = sb.raw().id().to_str().unwrap_or("?");
-    if claimed.blocks != 0 || claimed.inodes != 0 {
-        pr_warn!(
-            "{}: not cleanly unmounted: {} block(s) and {} inode(s) in use were marked free; now marked used\n",
-            id,
-            claimed.blocks,
-            claimed.inodes
-        );
-    }
-    if claimed.unreadable != 0 {
-        pr_warn!("{}: {} inode(s) could not be read; run fsck.rsfs\n", id, claimed.unreadable);
-    }
-    Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum Map {
-    Blocks,
-    Inodes,
-}
-
-/// Sets bits `start .. start + len` of a bitmap (up to the end of its
-/// last block); returns how many were clear.
-fn mark(sb: &SuperBlock<Rsfs>, which: Map, start: u64, len: u64) -> Result<u64> {
-    let g = &sb.info().geometry;
-    let (first, blocks) = match which {
-        Map::Blocks => (g.block_bitmap_start, g.block_bitmap_blocks),
-        Map::Inodes => (g.inode_bitmap_start, g.inode_bitmap_blocks),
-    };
-    let end = start.saturating_add(len).min(blocks.saturating_mul(BITS_PER_BLOCK));
-    let _alloc = sb.info().alloc.lock();
-    let mut newly = 0;
-    let mut bit = start;
-    while bit < end {
-        let (index, offset) = (bit / BITS_PER_BLOCK, bit % BITS_PER_BLOCK);
-        let n = (end - bit).min(BITS_PER_BLOCK - offset);
-        let mut buf = meta::read_fixed(sb, first + index)?;
-        let clear = (offset..offset + n).filter(|&b| bitmap_get(&*buf.data(), b) == Ok(false)).count() as u64;
-        if clear != 0 {
-            buf.modify(|b| bitmap_set_range(b, offset, offset + n, true));
-            newly += clear;
-        }
-        bit += n;
-    }
-    Ok(newly)
-}
-
-/// Sets the free counts from the bitmaps.
-fn recount(sb: &SuperBlock<Rsfs>) -> Result {
-    let g = &sb.info().geometry;
-    let count = |first: u64, blocks: u64, bits: u64| -> Result<u64> {
-        let mut free = 0;
-        for index in 0..blocks {
-            let limit = bits.saturating_sub(index * BITS_PER_BLOCK).min(BITS_PER_BLOCK);
-            let buf = meta::read_fixed(sb, first + index)?;
-            free += bitmap_count_zeros(&*buf.data(), limit);
-        }
-        Ok(free)
-    };
-    let mut st = sb.info().alloc.lock();
-    st.sb.free_blocks = count(g.block_bitmap_start, g.block_bitmap_blocks, g.total_blocks)?;
-    st.sb.free_inodes = count(g.inode_bitmap_start, g.inode_bitmap_blocks, g.inode_count)?;
-    Ok(())
+        first_err?;
+        map.free_chain(sb);
+        meta::write_inode(sb, ino, &DiskInode::new(0), false)?;
+        alloc::free_inode(sb, ino)
+    })
 }

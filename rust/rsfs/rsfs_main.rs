@@ -11,10 +11,13 @@
 //! The pieces, in the order a mount meets them:
 //!
 //! - [`format`]: the on-disk format, shared with `mkfs.rsfs`/`fsck.rsfs`.
-//! - [`super_block`]: mount options, mount, statfs, sync, unmount.
-//! - [`meta`]: every metadata read and write (one place, for a later log).
+//! - [`super_block`]: mount options, mount, statfs, sync, unmount,
+//!   `FS_IOC_SHUTDOWN`.
+//! - [`journal`]: the metadata journal: transactions, commit, checkpoint,
+//!   replay at mount.
+//! - [`meta`]: every metadata read and write, through the journal.
 //! - [`errors`]: corruption reports and read-only after a failed write.
-//! - [`recover`]: a mount after an unclean shutdown re-marks what is in use.
+//! - [`recover`]: a mount after an unclean shutdown frees orphans.
 //! - [`alloc`]: block and inode bitmaps.
 //! - [`extents`]: a file's block map in memory and on disk.
 //! - [`inode`]: reading, writing, truncating and evicting inodes.
@@ -39,6 +42,7 @@ mod errors;
 mod extents;
 mod file;
 mod inode;
+mod journal;
 mod meta;
 mod recover;
 mod super_block;
@@ -134,6 +138,9 @@ impl FileSystem for Rsfs {
     const MAX_BYTES: u64 = format::MAX_FILE_SIZE;
     const MAX_LINKS: u32 = format::MAX_LINKS;
     const BLOCK_SIZE: u32 = format::BLOCK_SIZE as u32;
+    // The journal's commit flushes the cache before metadata can say
+    // "written" (`file::convert_unwritten` flushes itself without one).
+    const FLUSH_BEFORE_CONVERT: bool = false;
 
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error> {
         inode::InodeData::new()
@@ -180,6 +187,14 @@ impl FileSystem for Rsfs {
         inode::write_inode(inode, sync)
     }
 
+    fn dirty_inode(inode: &Inode<Self>) {
+        inode::dirty_inode(inode)
+    }
+
+    fn timer(sb: &SuperBlock<Self>) {
+        journal::commit_timer(sb)
+    }
+
     fn evict_inode(inode: &Inode<Self>) {
         inode::evict_inode(inode)
     }
@@ -189,19 +204,19 @@ impl FileSystem for Rsfs {
     }
 
     fn create(dir: &Inode<Self>, name: &[u8], child: &mut NewChild<'_, Self>) -> Result {
-        dir::create(dir, name, child)
+        journal::transaction(dir.sb(), journal::credits::NAMESPACE, || dir::create(dir, name, child))
     }
 
     fn link(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result {
-        dir::link(dir, name, inode)
+        journal::transaction(dir.sb(), journal::credits::NAMESPACE, || dir::link(dir, name, inode))
     }
 
     fn unlink(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result {
-        dir::unlink(dir, name, inode)
+        journal::transaction(dir.sb(), journal::credits::NAMESPACE, || dir::unlink(dir, name, inode))
     }
 
     fn rmdir(dir: &Inode<Self>, name: &[u8], inode: &Inode<Self>) -> Result {
-        dir::rmdir(dir, name, inode)
+        journal::transaction(dir.sb(), journal::credits::NAMESPACE, || dir::rmdir(dir, name, inode))
     }
 
     fn rename(
@@ -213,7 +228,9 @@ impl FileSystem for Rsfs {
         new_inode: Option<&Inode<Self>>,
         mode: RenameMode,
     ) -> Result {
-        dir::rename(old_dir, old_name, old_inode, new_dir, new_name, new_inode, mode)
+        journal::transaction(old_dir.sb(), journal::credits::NAMESPACE, || {
+            dir::rename(old_dir, old_name, old_inode, new_dir, new_name, new_inode, mode)
+        })
     }
 
     fn readdir(dir: &Inode<Self>, ctx: &mut DirEmitter<'_>) -> Result {
@@ -238,6 +255,10 @@ impl FileSystem for Rsfs {
 
     fn llseek(file: &File<'_, Self>, offset: i64, whence: i32) -> Result<i64> {
         file::llseek(file, offset, whence)
+    }
+
+    fn ioctl(file: &File<'_, Self>, cmd: u32, arg: usize) -> Result<i64> {
+        file::ioctl(file, cmd, arg)
     }
 
     fn fsync(file: &File<'_, Self>, start: i64, end: i64, datasync: bool) -> Result {

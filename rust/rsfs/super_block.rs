@@ -3,17 +3,22 @@
 //! Mount options, mounting, statistics, sync and unmount.
 //!
 //! The on-disk superblock is read and validated once at mount
-//! ([`fill_super`]); from then on its in-memory copy in [`AllocState`] is
-//! the truth for the free counts, and it is written back (through
-//! [`meta::write_super`]) at `sync_fs` and unmount.
+//! ([`fill_super`]), after the journal's committed transactions were
+//! replayed ([`journal::recover`]); from then on its in-memory copy in
+//! [`AllocState`] is the truth for the free counts. Every journal commit
+//! logs it ([`log_counts`]); at mount and unmount, when the log is empty,
+//! it is written home directly ([`meta::write_super`]) with the state
+//! (dirty while mounted read-write, clean after). Without a journal
+//! (format 1.0) it is written back at `sync_fs` and unmount.
 
 use crate::{
     format::{self, Geometry, Superblock, STATE_CLEAN, STATE_DIRTY},
     kext::fs::{
-        sb::{RawSuperBlock, SuperBlock},
+        sb::{RawSuperBlock, SbTimer, SuperBlock},
         FsContext, ParamError, SeqFile, StatFs,
     },
     errors::{self, ErrorState},
+    journal::{self, Journal},
     meta, Rsfs, WritebackMode,
 };
 use core::{
@@ -66,6 +71,10 @@ pub(crate) struct AllocState {
 /// Per-mount state (`s_fs_info`).
 #[pin_data]
 pub(crate) struct FsInfo {
+    /// The journal's commit interval (first: it is disarmed, waiting for a
+    /// commit in progress, before the rest of the state is dropped).
+    #[pin]
+    pub(crate) commit_timer: SbTimer<Rsfs>,
     /// The layout, fixed for the life of the mount.
     pub(crate) geometry: Geometry,
     /// Which `writepages` this mount uses.
@@ -79,9 +88,12 @@ pub(crate) struct FsInfo {
     pub(crate) itable: Mutex<()>,
     /// Failed writes and corruption reports ([`errors`]).
     pub(crate) errors: ErrorState,
-    /// The filesystem was not cleanly unmounted and its bitmaps have not
-    /// been checked against the inodes yet ([`crate::recover`]).
+    /// The filesystem was not cleanly unmounted and its orphans have not
+    /// been freed yet ([`crate::recover`]).
     pub(crate) unclean: AtomicBool,
+    /// The metadata journal ([`journal`]).
+    #[pin]
+    pub(crate) journal: Journal,
 }
 
 fn now() -> u64 {
@@ -115,18 +127,43 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
         }
     };
     drop(buf);
+    let mut sequence = 1;
+    if s.has_journal() {
+        // Replay first: every later read of metadata sees the committed
+        // state. Even a read-only mount replays (as ext4 does): the log is
+        // part of the filesystem.
+        let rec = journal::recover(sb, &s).map_err(|e| refuse(fc, e, fmt!("cannot replay the journal")))?;
+        sequence = rec.sequence;
+        if rec.transactions > 0 {
+            pr_info!(
+                "{}: journal: replayed {} transactions ({} blocks)\n",
+                sb.id().to_str().unwrap_or("?"),
+                rec.transactions,
+                rec.blocks
+            );
+            let buf = meta::read_super_block(sb).map_err(|e| refuse(fc, e, fmt!("cannot read the superblock")))?;
+            s = Superblock::decode_and_validate(&*buf.data(), device_blocks).map_err(|e| {
+                refuse(fc, crate::kext::error::more::euclean(), fmt!("bad superblock after replay: {}; run fsck.rsfs", e.as_str()))
+            })?;
+        }
+    }
     let read_only = sb.is_read_only();
+    if !s.has_journal() && !read_only {
+        return Err(refuse(
+            fc,
+            EROFS,
+            fmt!("format 1.0 without a journal: mount read-only, or add one with fsck.rsfs -O journal"),
+        ));
+    }
+    if s.has_journal() && !read_only && !journal::usable(&s) {
+        return Err(refuse(fc, EINVAL, fmt!("the journal ({} blocks) is too small; mount read-only", s.geometry.journal_blocks)));
+    }
     if s.has_unknown_ro_compat() && !read_only {
         return Err(refuse(fc, EROFS, fmt!("unknown read-only features; mount read-only")));
     }
+    // A dirty state only means "not unmounted": the replay made the
+    // metadata consistent; orphans are freed at the first read-write use.
     let unclean = s.state != STATE_CLEAN;
-    if unclean {
-        pr_warn!(
-            "{}: not cleanly unmounted; {}\n",
-            sb.id().to_str().unwrap_or("?"),
-            if read_only { "run fsck.rsfs" } else { "checking the bitmaps against the inodes" }
-        );
-    }
     if !read_only {
         s.state = STATE_DIRTY;
         s.mount_time = now();
@@ -140,23 +177,27 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
     let writeback = opts.writeback.unwrap_or_else(crate::default_writeback);
     let geometry = s.geometry;
     let block_goal = geometry.data_start;
+    let journal = Journal::new(&s, sequence);
+    let commit_timer = SbTimer::new(sb);
     Ok(try_pin_init!(FsInfo {
+        commit_timer <- commit_timer,
         geometry,
         writeback,
         alloc <- new_mutex!(AllocState { sb: s, block_goal, inode_goal: format::ROOT_INO + 1 }),
         itable <- new_mutex!(()),
         errors: ErrorState::new(device_wb_err),
         unclean: AtomicBool::new(unclean),
+        journal <- journal,
     }? Error))
 }
 
-/// Before the filesystem is first written after an unclean shutdown: the
-/// bitmaps get every block and inode in use ([`crate::recover`]).
+/// Before the filesystem is first written after an unclean shutdown: its
+/// orphans are freed ([`crate::recover`]).
 pub(crate) fn recover_if_unclean(sb: &SuperBlock<Rsfs>) -> Result {
     if sb.raw().is_read_only() || !sb.info().unclean.load(Ordering::Acquire) {
         return Ok(());
     }
-    crate::recover::claim_used(sb)?;
+    crate::recover::free_orphans(sb)?;
     sb.info().unclean.store(false, Ordering::Release);
     Ok(())
 }
@@ -173,14 +214,20 @@ pub(crate) fn reconfigure(sb: &SuperBlock<Rsfs>, opts: &Options, read_only: bool
     }
     let was_read_only = sb.raw().is_read_only();
     if read_only && !was_read_only {
-        // kext has synced the filesystem (data, inodes, metadata buffers).
+        // kext has synced the filesystem (data, inodes, metadata buffers);
+        // the log is emptied so that the disk needs no replay.
+        sb.info().journal.checkpoint(sb)?;
         write_state(sb, true, true)?;
         sb.raw().flush_device()?;
     } else if !read_only && was_read_only {
+        if !sb.info().journal.enabled() {
+            pr_err!("format 1.0 without a journal: read-only; add one with fsck.rsfs -O journal\n");
+            return Err(EROFS);
+        }
         if sb.info().unclean.load(Ordering::Acquire) {
             // Still read-only while the walk runs: the VFS flips the flag
             // only after we return.
-            crate::recover::claim_used(sb)?;
+            crate::recover::free_orphans(sb)?;
             sb.info().unclean.store(false, Ordering::Release);
         }
         write_state(sb, false, true)?;
@@ -208,7 +255,7 @@ pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> Result<StatFs> {
     }
     Ok(StatFs {
         blocks: info.geometry.data_blocks(),
-        free_blocks: st.sb.free_blocks,
+        free_blocks: (st.sb.free_blocks + info.journal.pending_free_blocks()).min(info.geometry.data_blocks()),
         files: info.geometry.allocatable_inodes(),
         free_files: st.sb.free_inodes,
         name_len: format::MAX_NAME_LEN as u64,
@@ -216,7 +263,16 @@ pub(crate) fn statfs(sb: &SuperBlock<Rsfs>) -> Result<StatFs> {
     })
 }
 
-/// Writes the superblock copy; `clean`: with the clean state (unmount).
+/// Logs the superblock's free counts in the running transaction (its
+/// commit, with no handle open: the counts match the bitmaps it logs).
+pub(crate) fn log_counts(sb: &SuperBlock<Rsfs>) -> Result {
+    let mut st = sb.info().alloc.lock();
+    st.sb.write_time = now();
+    meta::log_super(sb, &st.sb)
+}
+
+/// Writes the superblock copy home, outside the journal (at mount, unmount
+/// and remount, when the log is empty); `clean`: with the clean state.
 fn write_state(sb: &SuperBlock<Rsfs>, clean: bool, sync: bool) -> Result {
     let buf = {
         let mut st = sb.info().alloc.lock();
@@ -245,6 +301,10 @@ pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
         // waited for their data (`file::convert_unwritten`).
         sb.raw().write_dirty_inodes();
     }
+    if sb.info().journal.enabled() {
+        // Everything changed so far is in the running transaction.
+        return if wait { sb.info().journal.commit(sb) } else { Ok(()) };
+    }
     write_state(sb, false, false)?;
     if wait {
         meta::sync_all(sb)?;
@@ -255,13 +315,54 @@ pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
 
 /// Unmount: all inodes are gone; mark the filesystem clean on disk.
 pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
-    if sb.raw().is_read_only() {
+    sb.info().commit_timer.cancel();
+    // Shut down: nothing more is written (the next mount replays the log).
+    if sb.raw().is_read_only() || sb.info().journal.is_shut_down() {
         return;
     }
     // After a failed metadata write the filesystem is read-only (and was
     // left alone above); the clean state must not be written either way.
-    let r = meta::sync_all(sb).and_then(|()| write_state(sb, true, true)).and_then(|()| sb.raw().flush_device());
+    let r = sb
+        .info()
+        .journal
+        .checkpoint(sb)
+        .and_then(|()| meta::sync_all(sb))
+        .and_then(|()| write_state(sb, true, true))
+        .and_then(|()| sb.raw().flush_device());
     if let Err(e) = r {
         pr_err!("{}: unmount: cannot write the superblock ({:?}); run fsck.rsfs\n", sb.raw().id().to_str().unwrap_or("?"), e);
     }
+}
+
+/// `FS_IOC_SHUTDOWN` (`_IOR('X', 125, __u32)`, XFS's `XFS_IOC_GOINGDOWN`,
+/// also ext4's and f2fs's), and its flags.
+pub(crate) const FS_IOC_SHUTDOWN: u32 = 0x8004_587d;
+/// Sync everything first (the device is frozen around the shutdown).
+const SHUTDOWN_DEFAULT: u32 = 0;
+/// Commit the journal first, not the data.
+const SHUTDOWN_LOGFLUSH: u32 = 1;
+/// At once, as a power cut.
+const SHUTDOWN_NOLOGFLUSH: u32 = 2;
+
+/// `FS_IOC_SHUTDOWN`: stops every further write to the device, as a power
+/// cut would (what is on the disk stays, and the next mount replays the
+/// log); reads and writes fail with `EIO`, until the unmount. For tests
+/// (fstests' `godown`, our crash suite) without a failing device.
+pub(crate) fn shutdown(sb: &SuperBlock<Rsfs>, flags: u32) -> Result {
+    let journal = &sb.info().journal;
+    if sb.raw().is_read_only() || journal.is_shut_down() {
+        return Ok(());
+    }
+    match flags {
+        SHUTDOWN_DEFAULT => sb.raw().with_device_frozen(|| journal.shut_down())?,
+        SHUTDOWN_LOGFLUSH => {
+            // A failed commit is the same as a shutdown without it.
+            let _ = journal.commit(sb);
+            journal.shut_down();
+        }
+        SHUTDOWN_NOLOGFLUSH => journal.shut_down(),
+        _ => return Err(EINVAL),
+    }
+    pr_info!("{}: shut down (flags {}); unmount it\n", sb.raw().id().to_str().unwrap_or("?"), flags);
+    Ok(())
 }

@@ -40,6 +40,11 @@ use kernel::prelude::*;
 
 /// `writepages` of regular files.
 pub(crate) fn writepages(mapping: &Mapping<'_, Rsfs>, wbc: &mut WritebackControl) -> Result {
+    // Shut down: nothing more is written (the folios stay dirty until the
+    // unmount drops them), as ext4 does.
+    if mapping.host().sb().info().journal.is_shut_down() {
+        return Err(EIO);
+    }
     match mapping.host().sb().info().writeback {
         WritebackMode::Iomap => iomap::writepages(mapping, wbc),
         WritebackMode::Folio => {

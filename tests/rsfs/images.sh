@@ -110,7 +110,7 @@ test_images_base() {
     rm -rf "$IMG_DIR"
     mkdir -p "$IMG_DIR"
     : >"$RESULTS"
-    rsfs_mkfs --size 4M -N 128 -J 2
+    rsfs_mkfs --size 4M -N 128 -J 16
     rsfs_mount
     images_populate
     rsfs_umount

@@ -152,12 +152,91 @@ impl Buffer {
         r
     }
 
+    /// The block number on the device.
+    pub fn block(&self) -> u64 {
+        // SAFETY: we hold a reference to the buffer.
+        unsafe { bindings::kext_buffer_block(self.bh.as_ptr()) }
+    }
+
+    /// Another reference to the same buffer.
+    pub fn clone_ref(&self) -> Buffer {
+        // SAFETY: we hold a reference, so taking one more is valid.
+        unsafe { bindings::kext_get_bh(self.bh.as_ptr()) };
+        Buffer { bh: self.bh }
+    }
+
+    /// Changes the block's bytes with `f` under the buffer lock, without
+    /// marking the buffer dirty: for a journal, which writes its blocks
+    /// itself ([`Buffer::submit_write`]) and must not let the flusher
+    /// write them home early. Locking as in [`Buffer::modify`].
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut [u8; BLOCK_SIZE]) -> R) -> R {
+        let bh = self.bh.as_ptr();
+        // SAFETY: we hold a reference; the lock is released below.
+        unsafe { bindings::kext_lock_buffer(bh) };
+        // SAFETY: as in `modify`.
+        let r = f(unsafe { &mut *(*bh).b_data.cast::<[u8; BLOCK_SIZE]>() });
+        // SAFETY: we hold a reference to the buffer and its lock; the bytes
+        // in memory are the newest (as in `modify`).
+        unsafe {
+            if !bindings::kext_buffer_uptodate(bh) {
+                bindings::kext_set_buffer_uptodate(bh);
+            }
+            bindings::unlock_buffer(bh);
+        }
+        r
+    }
+
+    /// Sets journal mark `mark` on the buffer; returns whether it was set
+    /// already. The marks say which of a journal's lists hold the buffer,
+    /// so that a list holds each buffer once.
+    pub fn test_set_mark(&self, mark: JournalMark) -> bool {
+        // SAFETY: we hold a reference; the bits are the filesystem's
+        // (past `BH_PrivateStart`), changed atomically.
+        unsafe { bindings::kext_buffer_test_set_mark(self.bh.as_ptr(), mark as u32) }
+    }
+
+    /// Clears journal mark `mark`.
+    pub fn clear_mark(&self, mark: JournalMark) {
+        // SAFETY: as in `test_set_mark`.
+        unsafe { bindings::kext_buffer_clear_mark(self.bh.as_ptr(), mark as u32) }
+    }
+
+    /// Starts writing the buffer to its block now, dirty or not. With
+    /// `durable`, the device's cache is flushed first and the write itself
+    /// is FUA: when it completes, it and everything completed before it
+    /// is on stable media (a journal's commit block). Wait with
+    /// [`Buffer::wait_write`].
+    pub fn submit_write(&self, durable: bool) {
+        // SAFETY: we hold a reference to an up-to-date buffer; the helper
+        // takes the buffer lock (released at completion) and its own
+        // reference for the I/O.
+        unsafe { bindings::kext_buffer_submit_write(self.bh.as_ptr(), durable) }
+    }
+
+    /// Waits for the write [`Buffer::submit_write`] started; `EIO` if it
+    /// failed (the block layer also records the error on the device).
+    pub fn wait_write(&self) -> Result {
+        // SAFETY: we hold a reference to the buffer.
+        crate::kext::error::from_ret(unsafe { bindings::kext_buffer_wait_write(self.bh.as_ptr()) })
+    }
+
     /// Writes the buffer now if it is dirty and waits for it.
     pub fn sync(&self) -> Result {
         // SAFETY: we hold a reference to the buffer.
         let ret = unsafe { bindings::sync_dirty_buffer(self.bh.as_ptr()) };
         crate::kext::error::from_ret(ret)
     }
+}
+
+/// The lists of a filesystem journal a buffer can be on (a bit each in
+/// the buffer head's state, past `BH_PrivateStart`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum JournalMark {
+    /// Changed by the running transaction.
+    Running = 0,
+    /// Committed to the log, not yet written home.
+    Checkpoint = 1,
 }
 
 /// A block's bytes, read under its buffer lock (from [`Buffer::data`]).

@@ -258,3 +258,22 @@ impl<T: FileSystem> Inode<T> {
         from_ret(unsafe { bindings::sync_inode_metadata(self.as_ptr(), 1) })
     }
 }
+
+/// An ioctl's argument as a user-space address.
+pub struct UserPtr(pub usize);
+
+impl UserPtr {
+    /// Reads a `u32` there (`get_user`); `EFAULT` if it is not readable.
+    pub fn read_u32(&self) -> Result<u32> {
+        let mut v = 0u32;
+        // SAFETY: `get_user` checks the user address itself; `v` is ours.
+        crate::kext::error::from_ret(unsafe { bindings::kext_get_user_u32(self.0 as _, &mut v) })?;
+        Ok(v)
+    }
+}
+
+/// Whether the calling task may administer the system (`CAP_SYS_ADMIN`).
+pub fn capable_sys_admin() -> bool {
+    // SAFETY: looks at the current task's credentials.
+    unsafe { bindings::kext_capable_sys_admin() }
+}

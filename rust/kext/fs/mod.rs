@@ -105,6 +105,11 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
     const MAX_LINKS: u32;
     /// Filesystem block size in bytes.
     const BLOCK_SIZE: u32;
+    /// Whether the write-end work ([`write_end`]) flushes the device's
+    /// cache before [`FileSystem::convert_unwritten`]. A filesystem whose
+    /// metadata reaches the disk only through a journal commit that
+    /// flushes first (`REQ_PREFLUSH`) orders data itself and says `false`.
+    const FLUSH_BEFORE_CONVERT: bool = true;
 
     /// Initialises the per-inode data of a freshly allocated inode.
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
@@ -142,6 +147,25 @@ pub trait FileSystem: Sized + Send + Sync + 'static {
 
     /// Writes the inode's metadata; `sync`: durably before returning.
     fn write_inode(inode: &Inode<Self>, sync: bool) -> Result;
+
+    /// The VFS marked the inode's own fields dirty (`mark_inode_dirty`,
+    /// not only its pages or timestamps under `lazytime`): a journalling
+    /// filesystem records the inode in its running transaction now, as
+    /// ext4's `ext4_dirty_inode` does. Called without the filesystem's
+    /// locks held by kext (the caller may hold its own).
+    fn dirty_inode(_inode: &Inode<Self>) {}
+
+    /// An ioctl on one of the filesystem's files or directories: `arg` is
+    /// the user's argument (a user address for most commands; read it with
+    /// [`file::UserPtr`]). `ENOTTY` for commands the filesystem does not
+    /// know.
+    fn ioctl(_file: &File<'_, Self>, _cmd: u32, _arg: usize) -> Result<i64> {
+        Err(kernel::error::code::ENOTTY)
+    }
+
+    /// An [`sb::SbTimer`] armed by the filesystem went off (process
+    /// context, workqueue).
+    fn timer(_sb: &SuperBlock<Self>) {}
 
     /// The inode leaves memory; if unlinked, free its blocks and number.
     /// Its page cache is already gone.

@@ -7,7 +7,13 @@
 use super::FileSystem;
 use crate::kext::{bindings, error::from_ret};
 use core::marker::PhantomData;
-use kernel::{error::Result, types::Opaque};
+use kernel::{
+    error::Result,
+    init::PinInit,
+    pin_init,
+    prelude::pin_data,
+    types::Opaque,
+};
 
 /// A super block of any filesystem, before or after it is filled.
 ///
@@ -50,6 +56,17 @@ impl RawSuperBlock {
         // SAFETY: `s_id` is a NUL-terminated array set at mount and not
         // changed while the super block lives.
         unsafe { kernel::str::CStr::from_char_ptr((*self.as_ptr()).s_id.as_ptr().cast()) }
+    }
+
+    /// Freezes the filesystem through its block device (`bdev_freeze`:
+    /// syncs it, then blocks writers), runs `f`, and thaws it.
+    pub fn with_device_frozen<R>(&self, f: impl FnOnce() -> R) -> Result<R> {
+        // SAFETY: a live block-device super block.
+        from_ret(unsafe { bindings::kext_bdev_freeze(self.as_ptr()) })?;
+        let r = f();
+        // SAFETY: frozen just above.
+        unsafe { bindings::kext_bdev_thaw(self.as_ptr()) };
+        Ok(r)
     }
 
     /// Makes the filesystem read-only at once, without writing anything
@@ -155,5 +172,66 @@ impl<T: FileSystem> SuperBlock<T> {
     /// The untyped super block.
     pub fn raw(&self) -> &RawSuperBlock {
         &self.0
+    }
+}
+
+/// A delayed call of [`FileSystem::timer`] for one mounted filesystem (a
+/// journal's commit interval). Lives in the filesystem's `SbInfo`, armed
+/// with [`SbTimer::arm`]; dropping it disarms it and waits for a call in
+/// progress, so put it first in `SbInfo` (fields drop in order) or
+/// [`SbTimer::cancel`] it before the rest of the state goes.
+#[pin_data(PinnedDrop)]
+pub struct SbTimer<T: FileSystem> {
+    #[pin]
+    call: Opaque<bindings::kext_delayed_call>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: the delayed work is armed and cancelled from any task; the
+// workqueue serialises its own state.
+unsafe impl<T: FileSystem> Send for SbTimer<T> {}
+// SAFETY: as above; `&SbTimer` only arms or cancels.
+unsafe impl<T: FileSystem> Sync for SbTimer<T> {}
+
+impl<T: FileSystem> SbTimer<T> {
+    /// A disarmed timer for `sb` (being filled: `fill_super`).
+    pub fn new(sb: &RawSuperBlock) -> impl PinInit<Self> + use<T> {
+        let sb = sb.as_ptr();
+        pin_init!(SbTimer {
+            call <- Opaque::ffi_init(move |slot: *mut bindings::kext_delayed_call| {
+                // SAFETY: initialises the C struct in place; `sb` outlives
+                // the timer (it is in the super block's `s_fs_info`,
+                // dropped before the super block is freed).
+                unsafe { bindings::kext_delayed_call_init(slot, Some(Self::call), sb.cast()) }
+            }),
+            _t: PhantomData,
+        })
+    }
+
+    /// Calls `T::timer` in `msecs` milliseconds, unless already armed.
+    pub fn arm(&self, msecs: u32) {
+        // SAFETY: initialised in `new`, pinned.
+        unsafe { bindings::kext_delayed_call_arm(self.call.get(), msecs) }
+    }
+
+    /// Disarms it and waits for a call in progress. Not from `T::timer`.
+    pub fn cancel(&self) {
+        // SAFETY: initialised in `new`, pinned.
+        unsafe { bindings::kext_delayed_call_cancel(self.call.get()) }
+    }
+
+    unsafe extern "C" fn call(data: *mut core::ffi::c_void) {
+        // SAFETY: `data` is the super block the timer lives in; its
+        // `s_fs_info` is set (the timer is armed only from a filled
+        // filesystem) and stays until the timer is dropped, which waits
+        // for this call.
+        T::timer(unsafe { SuperBlock::<T>::from_raw(data.cast()) })
+    }
+}
+
+#[kernel::prelude::pinned_drop]
+impl<T: FileSystem> PinnedDrop for SbTimer<T> {
+    fn drop(self: core::pin::Pin<&mut Self>) {
+        self.cancel();
     }
 }

@@ -83,6 +83,7 @@ impl<T: FileSystem> Tables<T> {
         alloc_inode: Some(alloc_inode::<T>),
         free_inode: Some(free_inode::<T>),
         write_inode: Some(write_inode::<T>),
+        dirty_inode: Some(dirty_inode::<T>),
         evict_inode: Some(evict_inode::<T>),
         put_super: Some(put_super::<T>),
         sync_fs: Some(sync_fs::<T>),
@@ -121,6 +122,7 @@ impl<T: FileSystem> Tables<T> {
         read: Some(bindings::generic_read_dir),
         iterate_shared: Some(readdir::<T>),
         fsync: Some(fsync::<T>),
+        unlocked_ioctl: Some(ioctl::<T>),
         ..zeroed()
     };
 
@@ -131,6 +133,7 @@ impl<T: FileSystem> Tables<T> {
         mmap: Some(mmap::<T>),
         open: Some(open::<T>),
         fsync: Some(fsync::<T>),
+        unlocked_ioctl: Some(ioctl::<T>),
         splice_read: Some(bindings::filemap_splice_read),
         splice_write: Some(bindings::iter_file_splice_write),
         fop_flags: bindings::KEXT_FOP_BUFFER_RASYNC,
@@ -360,6 +363,16 @@ unsafe extern "C" fn write_inode<T: FileSystem>(
         (Inode::<T>::from_raw(inode), (*wbc).sync_mode == bindings::writeback_sync_modes_WB_SYNC_ALL)
     };
     to_errno(T::write_inode(inode, sync))
+}
+
+unsafe extern "C" fn dirty_inode<T: FileSystem>(inode: *mut bindings::inode, flags: c_int) {
+    // Only the inode's own fields; timestamps alone (`I_DIRTY_TIME`,
+    // lazytime) wait for `write_inode`.
+    if flags & bindings::KEXT_I_DIRTY_INODE == 0 {
+        return;
+    }
+    // SAFETY: `__mark_inode_dirty` passes a referenced inode of ours.
+    T::dirty_inode(unsafe { Inode::<T>::from_raw(inode) })
 }
 
 unsafe extern "C" fn evict_inode<T: FileSystem>(inode: *mut bindings::inode) {
@@ -750,6 +763,13 @@ unsafe extern "C" fn llseek<T: FileSystem>(f: *mut bindings::file, offset: i64, 
     match T::llseek(&file::<T>(f), offset, whence) {
         Ok(pos) => pos,
         Err(e) => e.to_errno() as i64,
+    }
+}
+
+unsafe extern "C" fn ioctl<T: FileSystem>(f: *mut bindings::file, cmd: c_uint, arg: usize) -> isize {
+    match T::ioctl(&file::<T>(f), cmd, arg) {
+        Ok(v) => v as isize,
+        Err(e) => e.to_errno() as isize,
     }
 }
 

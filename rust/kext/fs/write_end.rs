@@ -15,7 +15,9 @@
 //! here, and one work item per filesystem type, for every bio queued:
 //!
 //! 1. flushes the device's volatile cache, once per batch, so that the
-//!    data is durable before any metadata saying "written" can be;
+//!    data is durable before any metadata saying "written" can be (unless
+//!    the filesystem's journal commit flushes first anyway:
+//!    [`FileSystem::FLUSH_BEFORE_CONVERT`]);
 //! 2. calls [`FileSystem::convert_unwritten`] for the bio's file range,
 //!    if the write and the flush succeeded;
 //! 3. ends writeback of the bio's folios, recording any error on the file
@@ -128,7 +130,7 @@ unsafe fn finish<T: FileSystem>(
         return err;
     }
     // SAFETY: as the caller promises.
-    let err = unsafe { flushed.flush((*bio).bi_bdev) };
+    let err = if T::FLUSH_BEFORE_CONVERT { unsafe { flushed.flush((*bio).bi_bdev) } } else { 0 };
     if err < 0 {
         // SAFETY: no preconditions.
         if unsafe { bindings::kext_printk_ratelimit() } {
