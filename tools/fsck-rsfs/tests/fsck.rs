@@ -1203,7 +1203,7 @@ fn fresh_filesystem_is_journalled_and_clean() {
     assert_eq!(
         journal_super(&t.0),
         Ok(JournalSuper {
-            blocks: 64,
+            blocks: 256,
             sequence: 1,
             start: 0
         })
@@ -1211,7 +1211,7 @@ fn fresh_filesystem_is_journalled_and_clean() {
     assert_clean(&t.0);
     let r = check_only(&t.0);
     assert!(
-        r.notes("journal: 64 blocks, empty, next transaction 1"),
+        r.notes("journal: 256 blocks, empty, next transaction 1"),
         "{r:#?}"
     );
 }
@@ -1631,13 +1631,13 @@ fn add_journal_to_a_clean_v10_filesystem() {
     let (code, out) = run_fsck(&["-O", "journal"], &t.0);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("journal added (64 blocks at block 1): rsfs 1.1"),
+        out.contains("journal added (256 blocks at block 1): rsfs 1.1"),
         "{out}"
     );
     let sb = Image::open(&t.0, false).unwrap().sb;
     assert!(sb.has_journal() && sb.version_minor == 1);
     assert_eq!(sb.feature_incompat, FEATURE_INCOMPAT_JOURNAL);
-    assert_eq!(journal_super(&t.0), Ok(JournalSuper::empty(64, 1)));
+    assert_eq!(journal_super(&t.0), Ok(JournalSuper::empty(256, 1)));
     assert_clean(&t.0);
     assert_eq!(
         Image::open(&t.0, false)

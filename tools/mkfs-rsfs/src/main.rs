@@ -13,7 +13,7 @@ const USAGE: &str = "usage: mkfs.rsfs [-b 4096] [-L label] [-N inodes] [-J journ
   -b SIZE    block size; only 4096 is supported
   -L LABEL   volume label, at most 32 bytes
   -N COUNT   inode slots (rounded up to a multiple of 16; default one per 16 KiB, at least 64)
-  -J BLOCKS  journal blocks: the metadata journal, at least 16 (default total/256, 64..8192)
+  -J BLOCKS  journal blocks: the metadata journal, at least 16 (default total/64, 256..16384, at most total/8)
   -O journal   a journalled filesystem, format 1.1 (the default)
   -O ^journal  no journal: format 1.0, the journal region reserved and unused
              (the kernel mounts it read-only only; fsck.rsfs -O journal adds one)

@@ -49,13 +49,13 @@ fn makes_a_clean_filesystem() {
     let (code, out, err) = run(&[p(&t), "4096"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("made rsfs 1.1"), "{out}");
-    assert!(out.contains("journal: 64 blocks at block 1\n"), "{out}");
+    assert!(out.contains("journal: 256 blocks at block 1\n"), "{out}");
     assert_eq!(fsck_code(&t.0), 0);
     let sb = superblock(&t.0);
     let g = sb.geometry;
     assert_eq!(g.total_blocks, 4096);
     assert_eq!(g.inode_count, 1024); // one per 16 KiB
-    assert_eq!(g.journal_blocks, 64);
+    assert_eq!(g.journal_blocks, 256);
     assert_eq!(sb.free_blocks, g.data_blocks());
     assert_eq!(sb.free_inodes, g.inode_count - 2);
     assert_eq!(sb.state, STATE_CLEAN);
@@ -81,7 +81,7 @@ fn makes_a_clean_filesystem() {
     assert_eq!(
         j,
         Ok(JournalSuper {
-            blocks: 64,
+            blocks: 256,
             sequence: 1,
             start: 0
         })
@@ -98,7 +98,7 @@ fn without_a_journal() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("made rsfs 1.0"), "{out}");
     assert!(
-        out.contains("journal: none (64 blocks reserved at block 1)"),
+        out.contains("journal: none (128 blocks reserved at block 1)"),
         "{out}"
     );
     let sb = superblock(&t.0);
@@ -171,7 +171,7 @@ fn larger_filesystem_defaults() {
     let g = superblock(&t.0).geometry;
     assert_eq!(g.total_blocks, 131072);
     assert_eq!(g.inode_count, 32768);
-    assert_eq!(g.journal_blocks, 512);
+    assert_eq!(g.journal_blocks, 2048);
     assert_eq!(fsck_code(&t.0), 0);
 }
 
@@ -180,9 +180,10 @@ fn default_formulas() {
     assert_eq!(default_inodes(256), 64);
     assert_eq!(default_inodes(4096), 1024);
     assert_eq!(default_inodes(1 << 40), MAX_INODES / 16 * 16);
-    assert_eq!(default_journal(256), 64);
-    assert_eq!(default_journal(1 << 20), 4096);
-    assert_eq!(default_journal(1 << 30), 8192);
+    assert_eq!(default_journal(256), 32);
+    assert_eq!(default_journal(4096), 256);
+    assert_eq!(default_journal(1 << 20), 16384);
+    assert_eq!(default_journal(1 << 30), 16384);
     assert_eq!(min_blocks(&MkfsOptions::default()), Some(256));
     let big_journal = MkfsOptions {
         journal_blocks: Some(1000),

@@ -29,8 +29,8 @@ pub struct MkfsOptions {
     /// Inode slots (rounded up to a multiple of 16; default: one per 16 KiB,
     /// at least 64).
     pub inodes: Option<u64>,
-    /// Journal blocks (default: total / 256, clamped to 64 ..= 8192; with
-    /// a journal at least [`MIN_JOURNAL_BLOCKS`]).
+    /// Journal blocks (default: [`default_journal`]; with a journal at
+    /// least [`MIN_JOURNAL_BLOCKS`]).
     pub journal_blocks: Option<u64>,
     /// Make a filesystem without a journal (format 1.0: the journal region
     /// is reserved and zero-filled). The default is a journalled one (1.1).
@@ -52,9 +52,12 @@ pub fn default_inodes(total_blocks: u64) -> u64 {
     )
 }
 
-/// The default journal size for `total_blocks`.
+/// The default journal size for `total_blocks`: 1/64 of the filesystem,
+/// from 256 blocks (1 MiB: room for transactions of 127 blocks, with the
+/// log half full before a checkpoint) to 16384 (64 MiB, ext4's default for
+/// large filesystems), but never more than 1/8 of a tiny one.
 pub fn default_journal(total_blocks: u64) -> u64 {
-    (total_blocks / 256).clamp(64, 8192)
+    (total_blocks / 64).clamp(256, 16384).min(total_blocks / 8).max(MIN_JOURNAL_BLOCKS)
 }
 
 fn try_plan(total_blocks: u64, opts: &MkfsOptions) -> std::result::Result<Geometry, FormatError> {
