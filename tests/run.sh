@@ -14,6 +14,14 @@
 #                                  (default 200; RSFS_IMAGES_SEED=S: first seed)
 #   RSFS_SCALE_EXTENTS=N           tests/rsfs/scale.sh: a file of N extents
 #                                  (a long mode; skipped when unset)
+#   RSFS_CRASH_CUTS=N              tests/rsfs/crash.sh: random power cuts over
+#                                  its four workloads (default 100; 1000+ for
+#                                  a long run); RSFS_CRASH_SEED=S fixes the
+#                                  seed, RSFS_CRASH_ONLY=W[:N],... reruns one
+#                                  (each result line prints the command);
+#                                  RSFS_CRASH_EXT4_CUTS, RSFS_CRASH_SEQ_POINTS
+#                                  (or "all"), RSFS_CRASH_EXT4_SEQ=1,
+#                                  RSFS_CRASH_SPAN: see the suite
 #   RSFS_TEST_TIMEOUT=SEC          a VM's time limit (default 4500)
 #   RSFS_TEST_TRACE=1              each test's log traces its commands with
 #                                  timestamps (where does the time go?)
@@ -56,7 +64,7 @@ if [ $# -gt 0 ]; then
     groups=("$g")
 elif [ "${RSFS_TEST_VMS:-2}" -ge 2 ]; then
     # Each VM runs half of the crafted images (RSFS_IMAGES_SHARE).
-    groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space images)"
+    groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space images crash)"
             "$RSFS_TOP/tests/rsnull/powercut-xfs.sh $(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data faults images)")
     split_images=1
 else
@@ -79,6 +87,9 @@ run_vm() {
         RSFS_EVERY_MODE="${RSFS_EVERY_MODE:-}" RSNULL_POWERCUTS="${RSNULL_POWERCUTS:-}" \
         RSFS_IMAGES="${RSFS_IMAGES:-}" RSFS_IMAGES_SEED="${RSFS_IMAGES_SEED:-}" RSFS_IMAGES_SHARE="$share" \
         RSFS_SCALE_EXTENTS="${RSFS_SCALE_EXTENTS:-}" \
+        RSFS_CRASH_CUTS="${RSFS_CRASH_CUTS:-}" RSFS_CRASH_EXT4_CUTS="${RSFS_CRASH_EXT4_CUTS:-}" \
+        RSFS_CRASH_SEQ_POINTS="${RSFS_CRASH_SEQ_POINTS:-}" RSFS_CRASH_EXT4_SEQ="${RSFS_CRASH_EXT4_SEQ:-}" \
+        RSFS_CRASH_SEED="${RSFS_CRASH_SEED:-}" RSFS_CRASH_ONLY="${RSFS_CRASH_ONLY:-}" RSFS_CRASH_SPAN="${RSFS_CRASH_SPAN:-}" \
         "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
     echo $? >"$dir/vm.rc"
 }

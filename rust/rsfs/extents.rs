@@ -57,10 +57,13 @@ pub(crate) struct BlockMap {
     /// Bumped whenever blocks leave the map, so that a cached mapping
     /// (writeback) knows it may be stale.
     pub(crate) seq: u64,
-    /// Index of the first extent changed since the map was last stored
-    /// (`usize::MAX`: none): `store` rewrites only the overflow blocks
-    /// from the one holding it, and a transaction only logs those.
-    dirty_from: usize,
+    /// Extents changed since the map was last stored, so that `store`
+    /// rewrites (and a transaction logs) only the overflow blocks holding
+    /// them: from index `shifted` on every extent moved (an insert or a
+    /// removal; `usize::MAX`: none), and `changed.0 .. changed.1` were
+    /// changed in place (empty: none).
+    shifted: usize,
+    changed: (usize, usize),
     /// Overflow blocks the chain on disk had at the last store or load.
     stored_chain: usize,
 }
@@ -72,7 +75,7 @@ fn chain_needed(extents: usize) -> usize {
 impl BlockMap {
     /// An empty map.
     pub(crate) const fn new() -> Self {
-        BlockMap { extents: KVVec::new(), chain: KVVec::new(), data_blocks: 0, seq: 0, dirty_from: usize::MAX, stored_chain: 0 }
+        BlockMap { extents: KVVec::new(), chain: KVVec::new(), data_blocks: 0, seq: 0, shifted: usize::MAX, changed: (usize::MAX, 0), stored_chain: 0 }
     }
 
     /// Data blocks mapped.
@@ -123,42 +126,56 @@ impl BlockMap {
         }
     }
 
-    /// Extents from index `i` on changed (the one before too, which a
-    /// merge may have grown).
-    fn touch(&mut self, i: usize) {
-        self.dirty_from = self.dirty_from.min(i.saturating_sub(1));
+    /// Extents from index `i` on moved (and the one before may have grown
+    /// into a merge).
+    fn touch_shifted(&mut self, i: usize) {
+        self.shifted = self.shifted.min(i.saturating_sub(1));
     }
 
-    /// First overflow block `store` must rewrite: the one holding the
-    /// first changed extent, or the old last one if the chain's length
-    /// changed (its `next` link).
-    fn first_dirty_chain_block(&self) -> usize {
+    /// Extent `i` changed in place (and the one before may have grown).
+    fn touch_at(&mut self, i: usize) {
+        self.changed = (self.changed.0.min(i.saturating_sub(1)), self.changed.1.max(i + 1));
+    }
+
+    /// The overflow blocks `store` must rewrite, as a range of chain
+    /// indexes: those holding changed extents, every one from the first
+    /// moved extent on, and the old last one if the chain's length changed
+    /// (its `next` link and count).
+    fn dirty_chain_range(&self) -> (usize, usize) {
         let need = chain_needed(self.extents.len());
-        let mut first = match self.dirty_from {
-            usize::MAX => need,
-            i => i.saturating_sub(INLINE_EXTENTS) / EXTENTS_PER_BLOCK,
-        };
+        let block = |i: usize| i.saturating_sub(INLINE_EXTENTS) / EXTENTS_PER_BLOCK;
+        let (mut first, mut end) = (need, 0);
+        if self.changed.0 < self.changed.1 {
+            first = block(self.changed.0);
+            end = block(self.changed.1 - 1) + 1;
+        }
+        if self.shifted != usize::MAX {
+            first = first.min(block(self.shifted));
+            end = need;
+        }
         if need != self.stored_chain {
             first = first.min(self.stored_chain.min(need).saturating_sub(1));
+            end = need;
         }
-        first.min(need)
+        (first.min(need), end.min(need))
     }
 
     /// Overflow blocks the next `store` rewrites (for a transaction's
     /// credits).
     pub(crate) fn dirty_chain_blocks(&self) -> usize {
-        chain_needed(self.extents.len()) - self.first_dirty_chain_block()
+        let (first, end) = self.dirty_chain_range();
+        end.saturating_sub(first)
     }
 
     fn insert_at(&mut self, i: usize, e: Extent) -> Result {
         nofs(|| self.extents.push(e, GFP_KERNEL))?;
-        self.touch(i);
+        self.touch_shifted(i);
         self.extents[i..].rotate_right(1);
         Ok(())
     }
 
     fn remove_at(&mut self, i: usize) {
-        self.touch(i);
+        self.touch_shifted(i);
         if i < self.extents.len() {
             self.extents[i..].rotate_left(1);
             let n = self.extents.len() - 1;
@@ -177,7 +194,9 @@ impl BlockMap {
                 return Err(crate::kext::error::more::euclean());
             }
         }
-        self.touch(i);
+        // A merge grows extent i - 1 or i in place; an insert moves the
+        // rest (`insert_at`, `remove_at` say so themselves).
+        self.touch_at(i);
         let merge_prev = i > 0 && self.extents[i - 1].is_contiguous_with(&e);
         let merge_next = i < self.extents.len() && e.is_contiguous_with(&self.extents[i]);
         match (merge_prev, merge_next) {
@@ -230,7 +249,7 @@ impl BlockMap {
                 physical: e.physical + (from - start),
             };
             let mut at = i;
-            self.touch(i);
+            self.touch_at(i);
             self.extents[i] = piece(pos, stop, false);
             if start < pos {
                 self.insert_at(i, piece(start, pos, true))?;
@@ -302,7 +321,9 @@ impl BlockMap {
             free_range(start, len);
         };
         let i = self.index_after(from);
-        self.touch(i);
+        // Extent i may shrink in place, and the new last one's block
+        // loses the rest (its count changes).
+        self.touch_at(i);
         let mut keep = i;
         if let Some(e) = self.extents.get_mut(i) {
             if u64::from(e.logical) < from {
@@ -398,9 +419,9 @@ impl BlockMap {
         for (i, e) in self.extents.iter().take(INLINE_EXTENTS).enumerate() {
             d.set_inline_extent(i, e).map_err(|_| EINVAL)?;
         }
-        let first = self.first_dirty_chain_block();
+        let (first, end) = self.dirty_chain_range();
         let rest = self.extents.get(INLINE_EXTENTS..).unwrap_or(&[]);
-        for (n, chunk) in rest.chunks(EXTENTS_PER_BLOCK).enumerate().skip(first) {
+        for (n, chunk) in rest.chunks(EXTENTS_PER_BLOCK).enumerate().skip(first).take(end - first) {
             let block = self.chain[n];
             let next = self.chain.get(n + 1).copied().unwrap_or(0);
             let mut buf = meta::new_block(sb, block)?;
@@ -414,7 +435,8 @@ impl BlockMap {
                 Ok(())
             })??;
         }
-        self.dirty_from = usize::MAX;
+        self.shifted = usize::MAX;
+        self.changed = (usize::MAX, 0);
         self.stored_chain = need;
         d.extent_count = self.extents.len() as u32;
         d.extent_overflow = self.chain.first().copied().unwrap_or(0);
