@@ -131,6 +131,18 @@ impl Buffer {
     /// torn checksum). `f` must not take this buffer's lock again (read or
     /// change the same block through another `Buffer`).
     pub fn modify<R>(&mut self, f: impl FnOnce(&mut [u8; BLOCK_SIZE]) -> R) -> R {
+        self.change(f, true)
+    }
+
+    /// Changes the block's bytes with `f` as [`Buffer::modify`] does, but
+    /// without marking the buffer dirty: for a journal, which writes its
+    /// blocks itself ([`Buffer::submit_write`]) and must not let the
+    /// flusher write them home early.
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut [u8; BLOCK_SIZE]) -> R) -> R {
+        self.change(f, false)
+    }
+
+    fn change<R>(&mut self, f: impl FnOnce(&mut [u8; BLOCK_SIZE]) -> R, dirty: bool) -> R {
         let bh = self.bh.as_ptr();
         // SAFETY: we hold a reference; the lock is released below.
         unsafe { bindings::kext_lock_buffer(bh) };
@@ -146,7 +158,9 @@ impl Buffer {
             if !bindings::kext_buffer_uptodate(bh) {
                 bindings::kext_set_buffer_uptodate(bh);
             }
-            bindings::mark_buffer_dirty(bh);
+            if dirty {
+                bindings::mark_buffer_dirty(bh);
+            }
             bindings::unlock_buffer(bh);
         }
         r
@@ -163,27 +177,6 @@ impl Buffer {
         // SAFETY: we hold a reference, so taking one more is valid.
         unsafe { bindings::kext_get_bh(self.bh.as_ptr()) };
         Buffer { bh: self.bh }
-    }
-
-    /// Changes the block's bytes with `f` under the buffer lock, without
-    /// marking the buffer dirty: for a journal, which writes its blocks
-    /// itself ([`Buffer::submit_write`]) and must not let the flusher
-    /// write them home early. Locking as in [`Buffer::modify`].
-    pub fn update<R>(&mut self, f: impl FnOnce(&mut [u8; BLOCK_SIZE]) -> R) -> R {
-        let bh = self.bh.as_ptr();
-        // SAFETY: we hold a reference; the lock is released below.
-        unsafe { bindings::kext_lock_buffer(bh) };
-        // SAFETY: as in `modify`.
-        let r = f(unsafe { &mut *(*bh).b_data.cast::<[u8; BLOCK_SIZE]>() });
-        // SAFETY: we hold a reference to the buffer and its lock; the bytes
-        // in memory are the newest (as in `modify`).
-        unsafe {
-            if !bindings::kext_buffer_uptodate(bh) {
-                bindings::kext_set_buffer_uptodate(bh);
-            }
-            bindings::unlock_buffer(bh);
-        }
-        r
     }
 
     /// Sets journal mark `mark` on the buffer; returns whether it was set
