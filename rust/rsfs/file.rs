@@ -164,20 +164,26 @@ pub(crate) fn dio_write_end(inode: &Inode<Rsfs>, pos: u64, size: u64, error: Opt
     if error.is_some() || size == 0 {
         return Ok(());
     }
-    if unwritten {
-        // The data must be durable before any metadata calling its blocks
-        // written can be: the journal's commit flushes the cache first;
-        // without a journal, flush now.
-        if !inode.sb().info().journal.enabled() {
-            inode.sb().raw().flush_device()?;
+    let sb = inode.sb();
+    if unwritten && !sb.info().journal.enabled() {
+        // No commit will flush before the conversion reaches the disk.
+        sb.raw().flush_device()?;
+    }
+    // The conversion and the new size in one transaction: a crash never
+    // leaves written blocks past the logged end of file. The data must be
+    // durable before metadata calling its blocks written: the commit
+    // flushes first.
+    let credits = journal::credits::SMALL + inode.data().lock().map.dirty_chain_blocks() as u64 + 1;
+    journal::transaction_or_retry(sb, credits, || {
+        if unwritten {
+            convert_unwritten(inode, pos, size)?;
         }
-        convert_unwritten(inode, pos, size)?;
-    }
-    if pos + size > inode.size() {
-        inode.set_size(pos + size);
-        inode.mark_dirty();
-    }
-    Ok(())
+        if pos + size > inode.size() {
+            inode.set_size(pos + size);
+            crate::inode::write_inode(inode, false)?;
+        }
+        Ok(())
+    })
 }
 
 /// `EIO` once the filesystem was shut down (`FS_IOC_SHUTDOWN`), as ext4

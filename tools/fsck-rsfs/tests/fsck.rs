@@ -971,6 +971,35 @@ fn misplaced_inode() {
 }
 
 #[test]
+fn unwritten_blocks_beyond_size_are_preallocated() {
+    let (t, _) = populated("prealloc");
+    let ino = {
+        let mut img = Image::open(&t.0, true).unwrap();
+        let ino = img
+            .create_file(ROOT_INO, b"pre", &content(3 * 4096, 9), FileLayout::contiguous())
+            .unwrap();
+        img.flush().unwrap();
+        ino
+    };
+    edit_inode(&t.0, ino, |i| {
+        for n in 0..i.inline_extent_count() {
+            let mut e = i.inline_extent(n).unwrap();
+            e.unwritten = true;
+            i.set_inline_extent(n, &e).unwrap();
+        }
+        i.size = 0;
+    });
+    assert_clean(&t.0);
+    // Written blocks past the end stay a problem.
+    edit_inode(&t.0, ino, |i| {
+        let mut e = i.inline_extent(0).unwrap();
+        e.unwritten = false;
+        i.set_inline_extent(0, &e).unwrap();
+    });
+    assert_unfixable(&t.0, "is mapped but the size");
+}
+
+#[test]
 fn block_beyond_size() {
     let (t, pop) = populated("beyond");
     edit_inode(&t.0, pop.medium, |i| i.size = 10 * 4096);
