@@ -157,7 +157,8 @@ impl BlockMap {
             first = first.min(self.stored_chain.min(need).saturating_sub(1));
             end = need;
         }
-        (first.min(need), end.min(need))
+        let end = end.min(need);
+        (first.min(end), end)
     }
 
     /// Overflow blocks the next `store` rewrites (for a transaction's
@@ -421,7 +422,7 @@ impl BlockMap {
         }
         let (first, end) = self.dirty_chain_range();
         let rest = self.extents.get(INLINE_EXTENTS..).unwrap_or(&[]);
-        for (n, chunk) in rest.chunks(EXTENTS_PER_BLOCK).enumerate().skip(first).take(end - first) {
+        for (n, chunk) in rest.chunks(EXTENTS_PER_BLOCK).enumerate().skip(first).take(end.saturating_sub(first)) {
             let block = self.chain[n];
             let next = self.chain.get(n + 1).copied().unwrap_or(0);
             let mut buf = meta::new_block(sb, block)?;
