@@ -155,6 +155,8 @@ pub(crate) struct Journal {
     bitmap_blocks: u64,
     /// `FS_IOC_SHUTDOWN` stopped all writes ([`Journal::shut_down`]).
     shut_down: AtomicBool,
+    /// Unmounting: the commit timer is not armed any more.
+    closing: AtomicBool,
     #[pin]
     state: Mutex<State>,
     /// Signalled when `open` drops to 0 and when a commit ends.
@@ -235,6 +237,7 @@ impl Journal {
             max_txn: max_txn(g.journal_blocks),
             bitmap_blocks: g.block_bitmap_blocks,
             shut_down: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             state <- new_mutex!(State {
                 open: 0,
                 reserved: 0,
@@ -272,6 +275,13 @@ impl Journal {
         st.aborted = true;
         drop(st);
         self.changed.notify_all();
+    }
+
+    /// Unmount: disarms the commit timer for good (waiting for a commit it
+    /// runs); the unmount's own checkpoint follows.
+    pub(crate) fn close(&self, sb: &SuperBlock<Rsfs>) {
+        self.closing.store(true, Ordering::Release);
+        sb.info().commit_timer.cancel();
     }
 
     /// Whether [`Journal::shut_down`] was called.
@@ -360,7 +370,7 @@ impl Journal {
             return Ok(());
         }
         let mut st = self.state.lock();
-        if st.running.is_empty() {
+        if st.running.is_empty() && !self.closing.load(Ordering::Acquire) {
             // The first change of a transaction: it commits within the
             // interval, fsync or not (as ext4's `commit=5`).
             sb.info().commit_timer.arm(COMMIT_INTERVAL_MS);

@@ -315,7 +315,7 @@ pub(crate) fn sync_fs(sb: &SuperBlock<Rsfs>, wait: bool) -> Result {
 
 /// Unmount: all inodes are gone; mark the filesystem clean on disk.
 pub(crate) fn put_super(sb: &SuperBlock<Rsfs>) {
-    sb.info().commit_timer.cancel();
+    sb.info().journal.close(sb);
     // Shut down: nothing more is written (the next mount replays the log).
     if sb.raw().is_read_only() || sb.info().journal.is_shut_down() {
         return;
