@@ -334,18 +334,21 @@ pub(crate) fn llseek(file: &File<'_, Rsfs>, offset: i64, whence: i32) -> Result<
 }
 
 /// `fsync`/`fdatasync`: the data, then a commit of the running
-/// transaction, which holds every metadata change made so far (the inode,
-/// a new file's directory entry, the conversion of the blocks just
-/// written); its cache flush makes the data durable too. Without a
-/// journal: the inode and the directories above it (so that a new file's
-/// entry is found after a crash, as ext4 without a journal does), every
-/// dirty metadata block, then a device cache flush.
+/// transaction if it logged the inode (it holds every metadata change made
+/// so far: the inode, a new file's directory entry, the conversion of the
+/// blocks just written); its cache flush makes the data durable too. If
+/// the inode's last change committed already, a cache flush does (as
+/// ext4's `fsync` issues one when no commit is needed). Without a journal:
+/// the inode and the directories above it (so that a new file's entry is
+/// found after a crash, as ext4 without a journal does), every dirty
+/// metadata block, then a device cache flush.
 pub(crate) fn fsync(file: &File<'_, Rsfs>, start: i64, end: i64, _datasync: bool) -> Result {
     let inode = file.inode();
     let sb = inode.sb();
     file.write_and_wait_range(start, end)?;
     if sb.info().journal.enabled() {
-        return sb.info().journal.commit(sb);
+        let logged_in = inode.data().logged_in.load(core::sync::atomic::Ordering::Acquire);
+        return sb.info().journal.commit_through(sb, logged_in);
     }
     inode.sync_metadata()?;
     file.sync_ancestors()?;

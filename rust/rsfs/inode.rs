@@ -35,6 +35,9 @@ pub(crate) struct InodeData {
     /// Copy of `state.map.seq`, readable without the lock (see
     /// `writeback`): changes whenever blocks leave the map.
     pub(crate) map_seq: AtomicU64,
+    /// The journal transaction that last logged this inode: `fsync` needs
+    /// no commit once that one committed.
+    pub(crate) logged_in: AtomicU64,
 }
 
 /// The lock-protected part of [`InodeData`].
@@ -72,6 +75,7 @@ impl InodeData {
                 inline: [0; format::INLINE_SIZE],
             }),
             map_seq: AtomicU64::new(0),
+            logged_in: AtomicU64::new(0),
         }? Error)
     }
 }
@@ -239,7 +243,9 @@ fn store_inode(inode: &Inode<Rsfs>, sync: bool) -> Result {
     d.generation = inode.generation();
     // The VFS marked the inode clean before calling, and background
     // writeback drops the error: a failure here must not pass silently.
-    meta::write_inode(sb, ino, &d, sync).map_err(|e| errors::write_failed(sb, "writing an inode", e))
+    meta::write_inode(sb, ino, &d, sync).map_err(|e| errors::write_failed(sb, "writing an inode", e))?;
+    inode.data().logged_in.store(sb.info().journal.running_sequence(), Ordering::Release);
+    Ok(())
 }
 
 /// Frees the blocks of `inode` from file block `from` on, and logs the

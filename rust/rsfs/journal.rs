@@ -417,6 +417,23 @@ impl Journal {
         }
     }
 
+    /// The running transaction's sequence number (the one a change made
+    /// now belongs to).
+    pub(crate) fn running_sequence(&self) -> u64 {
+        self.state.lock().sequence
+    }
+
+    /// Makes transaction `sequence` durable: commits it if it is still
+    /// running (or waits for its commit in progress); if it committed
+    /// already, only flushes the device's cache (data written since, into
+    /// blocks the metadata already calls written, is in it).
+    pub(crate) fn commit_through(&self, sb: &SuperBlock<Rsfs>, sequence: u64) -> Result {
+        if !self.enabled || sequence >= self.running_sequence() {
+            return self.commit(sb);
+        }
+        sb.raw().flush_device()
+    }
+
     /// Commits the running transaction and waits until it is durable.
     /// Must not be called with a handle open. Checkpoints if the log is
     /// half full.
