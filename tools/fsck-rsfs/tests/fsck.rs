@@ -1271,6 +1271,15 @@ fn a_committed_log_is_checked_as_replayed_and_replayed_by_a_repair() {
     });
     let before = std::fs::read(&t.0).unwrap();
 
+    // The tools' reader sees the logged file only with the log replayed
+    // (in memory: nothing is written).
+    assert!(Image::open(&t.0, false).unwrap().resolve("/new-file").is_err());
+    let replayed = Image::open_replayed(&t.0).unwrap();
+    let ino = replayed.resolve("/new-file").unwrap();
+    assert_eq!(replayed.read_file(ino).unwrap(), b"logged");
+    drop(replayed);
+    assert!(std::fs::read(&t.0).unwrap() == before, "open_replayed wrote to the image");
+
     // -n: checked as the replay leaves it; nothing written.
     let r = check_only(&t.0);
     assert_eq!(r.exit_code, 0, "{r:#?}");

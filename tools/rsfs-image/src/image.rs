@@ -95,6 +95,30 @@ impl Image {
         Self::from_dev(BlockDev::open(path, writable)?)
     }
 
+    /// Opens the filesystem in `path` read-only, as the journal's replay
+    /// would leave it: committed transactions still in the log are laid
+    /// over the device in memory (nothing is written). For reading an
+    /// image of a mounted or crashed filesystem, whose newest metadata may
+    /// be in its log only. A corrupt journal is an error.
+    pub fn open_replayed(path: &Path) -> Result<Image> {
+        let mut dev = BlockDev::open(path, false)?;
+        let buf = dev.read_block_new(0)?;
+        let sb =
+            Superblock::decode_and_validate(&buf, dev.blocks()).map_err(fmt_err("superblock"))?;
+        if sb.has_journal() {
+            let g = sb.geometry;
+            match crate::journal::check(&dev, &g)? {
+                crate::journal::JournalState::NeedsRecovery(r) => r.overlay(&mut dev, &g)?,
+                crate::journal::JournalState::Empty(_) => {}
+                crate::journal::JournalState::BadSuper(e) => return Err(Error::format("journal superblock", e)),
+                crate::journal::JournalState::Corrupt(..) => {
+                    return Err(Error::msg("the journal is corrupt".to_string()))
+                }
+            }
+        }
+        Self::from_dev(dev)
+    }
+
     /// Validates the filesystem on an open device.
     pub fn from_dev(dev: BlockDev) -> Result<Image> {
         let buf = dev.read_block_new(0)?;

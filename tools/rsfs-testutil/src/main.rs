@@ -65,7 +65,8 @@ Devices and images:
   corrupt DEVICE KIND    damage the superblock: magic, crc, version, too-big, layout,
                          inode-table, bitmap-size
   sb-info DEVICE         the superblock as key=value lines (it must be valid)
-  image-cat IMAGE PATH   a file's contents, read from an unmounted image with the tools' code";
+  image-cat IMAGE PATH   a file's contents, read from an image with the tools' code (its
+                         journal replayed in memory: what a crash would leave)";
 
 fn die(msg: &str) -> ! {
     eprintln!("rsfs-testutil: {msg}");
@@ -292,7 +293,7 @@ fn main() {
         "image-cat" => {
             let a = Args::parse(rest, &[]);
             let p = a.expect(&[], 2, 2);
-            let img = Image::open(Path::new(&p[0]), false).unwrap_or_else(|e| die(&format!("{}: {e}", p[0])));
+            let img = Image::open_replayed(Path::new(&p[0])).unwrap_or_else(|e| die(&format!("{}: {e}", p[0])));
             let ino = img.resolve(&p[1]).unwrap_or_else(|e| die(&format!("{}: {e}", p[0])));
             let data = img.read_file(ino).unwrap_or_else(|e| die(&format!("{}: {}: {e}", p[0], p[1])));
             or_fail(io::stdout().lock().write_all(&data), || "write to stdout".into());
