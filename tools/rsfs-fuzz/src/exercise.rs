@@ -5,7 +5,8 @@
 //! test VM).
 //!
 //! 1. `mount(2)` read-write. A filesystem with unknown read-only-compatible
-//!    features is refused read-write by design, and then mounted read-only.
+//!    features, or without a journal (format 1.0), is refused read-write by
+//!    design, and then mounted read-only.
 //! 2. Walk every directory (depth and entry count bounded, each directory
 //!    once, symlinks not followed): `stat` every entry, read every regular
 //!    file (the first 4 MiB, then each data region `SEEK_DATA` finds, up
@@ -50,8 +51,8 @@ const APPEND_MAX: u64 = 1 << 30;
 pub enum Mount {
     /// Mounted read-write.
     ReadWrite,
-    /// Refused read-write with EROFS for unknown read-only features, and
-    /// mounted read-only.
+    /// Refused read-write with EROFS for unknown read-only features or no
+    /// journal, and mounted read-only.
     ReadOnly,
     /// Refused.
     Refused(io::Error),
@@ -416,13 +417,15 @@ fn read_file(path: &Path, size: u64) -> io::Result<()> {
     Ok(())
 }
 
-fn unknown_ro_compat(dev: &Path) -> bool {
+/// Whether the kernel refuses `dev` read-write by design: unknown
+/// read-only-compatible features, or format 1.0 (no journal).
+fn read_only_by_design(dev: &Path) -> bool {
     let mut b = [0u8; rsfs_format::BLOCK_SIZE];
     File::open(dev)
         .and_then(|mut f| f.read_exact(&mut b))
         .ok()
         .and_then(|()| Superblock::decode(&b).ok())
-        .is_some_and(|sb| sb.has_unknown_ro_compat())
+        .is_some_and(|sb| sb.has_unknown_ro_compat() || !sb.has_journal())
 }
 
 /// Steps 2 and 3 on any directory tree (`write`: step 3 too): the
@@ -455,7 +458,7 @@ pub fn exercise(dev: &Path, mnt: &Path, fstype: &str, timeout: Duration, log: bo
     };
     let mount = match tsys::mount_fs(dev, mnt, fstype, 0, "") {
         Ok(()) => Mount::ReadWrite,
-        Err(e) if e.raw_os_error() == Some(30) && unknown_ro_compat(dev) => {
+        Err(e) if e.raw_os_error() == Some(30) && read_only_by_design(dev) => {
             match tsys::mount_fs(dev, mnt, fstype, tsys::MS_RDONLY, "") {
                 Ok(()) => Mount::ReadOnly,
                 Err(e) => Mount::Refused(e),
