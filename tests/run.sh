@@ -64,8 +64,8 @@ if [ $# -gt 0 ]; then
     groups=("$g")
 elif [ "${RSFS_TEST_VMS:-2}" -ge 2 ]; then
     # Each VM runs half of the crafted images (RSFS_IMAGES_SHARE).
-    groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount space images crash)"
-            "$RSFS_TOP/tests/rsnull/powercut-xfs.sh $(printf "$RSFS_TOP/tests/rsfs/%s.sh " namespace data faults images)")
+    groups=("$(printf "$RSFS_TOP/tests/rsnull/%s.sh " basic data filesystems configfs powercut-ext4)$(printf "$RSFS_TOP/tests/rsfs/%s.sh " space images crash)"
+            "$RSFS_TOP/tests/rsnull/powercut-xfs.sh $(printf "$RSFS_TOP/tests/rsfs/%s.sh " mount namespace data faults images)")
     split_images=1
 else
     groups=("")    # guest-run.sh's default: every suite

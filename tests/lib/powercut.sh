@@ -9,11 +9,11 @@
 # Used by tests/rsnull/powercut-ext4.sh and powercut-xfs.sh (one suite per
 # filesystem, so that the two VMs of a run share the work).
 #
-#   RSNULL_POWERCUTS=N   cuts per filesystem (default 20)
+#   RSNULL_POWERCUTS=N   cuts per filesystem (default 10; tests/rsfs/crash.sh cuts ext4 too)
 
 MNT=/tmp/rsnull-cut
 TU=${RSFS_BIN:-$RSFS_TOP/tools/target/release}/rsfs-testutil
-CUTS=${RSNULL_POWERCUTS:-20}
+CUTS=${RSNULL_POWERCUTS:-10}
 
 fs_mkfs() {
     case $1 in

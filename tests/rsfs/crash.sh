@@ -17,7 +17,7 @@
 #
 #   RSFS_CRASH_CUTS=N        random cuts over the four rsfs workloads
 #                            (default 100; 1000+ for a long run)
-#   RSFS_CRASH_EXT4_CUTS=N   the same on ext4 (default 12)
+#   RSFS_CRASH_EXT4_CUTS=N   the same on ext4 (default 6)
 #   RSFS_CRASH_SEQ_POINTS=N  crash points per sequence besides the cut
 #                            after it (default 1, chosen by the seed; all:
 #                            every write and flush the sequence makes)
@@ -36,7 +36,7 @@
 . "$(dirname "$0")/../lib/crash.sh"
 
 CUTS=${RSFS_CRASH_CUTS:-100}
-EXT4_CUTS=${RSFS_CRASH_EXT4_CUTS:-12}
+EXT4_CUTS=${RSFS_CRASH_EXT4_CUTS:-6}
 WORKLOADS="fsx many-writers namespace fragmented-append"
 
 # per TOTAL: each of the four workloads' share.
