@@ -225,7 +225,8 @@ impl<T: FileSystem> SbTimer<T> {
         // `s_fs_info` is set (the timer is armed only from a filled
         // filesystem) and stays until the timer is dropped, which waits
         // for this call.
-        T::timer(unsafe { SuperBlock::<T>::from_raw(data.cast()) })
+        let sb = unsafe { SuperBlock::<T>::from_raw(data.cast()) };
+        T::timer(sb)
     }
 }
 
