@@ -70,12 +70,14 @@ crash_selected() {
     return 1
 }
 
-# crash_only_cut TAG: the N of a TAG:N item, or nothing.
+# crash_only_cut TAG: the N of a TAG:N item, or nothing (and status 0
+# either way: callers assign it under set -e).
 crash_only_cut() {
     local item
     for item in ${CRASH_ONLY//,/ }; do
-        [[ $item == "$1":* ]] && { echo "${item#*:}"; return; }
+        [[ $item == "$1":* ]] && { echo "${item#*:}"; return 0; }
     done
+    return 0
 }
 
 # crash_repro TAG:N: the command that runs this round again.

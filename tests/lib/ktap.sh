@@ -50,6 +50,11 @@ ktap_test() {
     echo "# $n $name" >>"$KTAP_LOGDIR/dmesg.log"
     local t0=$SECONDS
     ( set -eE -o pipefail; cd /tmp
+      # A command that stops the test through set -e says so (fail and
+      # skip exit on their own, with their message, and do not trigger it).
+      KTAP_SUBSHELL=$BASH_SUBSHELL
+      trap 'KTAP_RC=$?; [ "$BASH_SUBSHELL" != "$KTAP_SUBSHELL" ] ||
+            echo "FAIL: \"$BASH_COMMAND\" exited $KTAP_RC (line $LINENO of ${BASH_SOURCE[0]##*/})" >&2' ERR
       # RSFS_TEST_TRACE=1: every command in the test log with a timestamp,
       # to see where a slow test spends its time.
       if [ -n "${RSFS_TEST_TRACE:-}" ]; then PS4='+ $EPOCHREALTIME '; set -x; fi
