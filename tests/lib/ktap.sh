@@ -51,10 +51,11 @@ ktap_test() {
     local t0=$SECONDS
     ( set -eE -o pipefail; cd /tmp
       # A command that stops the test through set -e says so (fail and
-      # skip exit on their own, with their message, and do not trigger it).
+      # skip exit on their own, with their message; a skip in a nested
+      # subshell is not a failure).
       KTAP_SUBSHELL=$BASH_SUBSHELL
-      trap 'KTAP_RC=$?; [ "$BASH_SUBSHELL" != "$KTAP_SUBSHELL" ] ||
-            echo "FAIL: \"$BASH_COMMAND\" exited $KTAP_RC (line $LINENO of ${BASH_SOURCE[0]##*/})" >&2' ERR
+      trap 'KTAP_RC=$?; [ "$BASH_SUBSHELL" != "$KTAP_SUBSHELL" ] || [ "$KTAP_RC" = "$SKIP_RC" ] ||
+            echo "# stopped by set -e: \"$BASH_COMMAND\" exited $KTAP_RC (line $LINENO of ${BASH_SOURCE[0]##*/})" >&2' ERR
       # RSFS_TEST_TRACE=1: every command in the test log with a timestamp,
       # to see where a slow test spends its time.
       if [ -n "${RSFS_TEST_TRACE:-}" ]; then PS4='+ $EPOCHREALTIME '; set -x; fi
