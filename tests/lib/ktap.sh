@@ -20,7 +20,8 @@ KTAP_KLOG_BAD='(\bBUG\b|WARNING:|Oops|KASAN|UBSAN|general protection fault|possi
 SKIP_RC=77
 
 skip() { echo "SKIP: $*" >&2; exit $SKIP_RC; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# (fail marks the test stopped: the subshells it ends say nothing more.)
+fail() { echo "FAIL: $*" >&2; [ -z "${KTAP_STOPPED:-}" ] || : >"$KTAP_STOPPED"; exit 1; }
 
 # expect_fail CMD...: the command must fail.
 expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
@@ -45,22 +46,26 @@ ktap_test() {
     ktap_next
     n=$KTAP_N
     out=$KTAP_LOGDIR/test-$n.log
+    KTAP_STOPPED=$out.stopped
+    rm -f "$KTAP_STOPPED"
     # The kernel log was drained after the previous test (and at boot by
     # guest-run.sh): whatever is in it now is this test's.
     echo "# $n $name" >>"$KTAP_LOGDIR/dmesg.log"
     local t0=$SECONDS
     ( set -eE -o pipefail; cd /tmp
-      # A command that stops the test through set -e says so (fail and
-      # skip exit on their own, with their message; a skip in a nested
-      # subshell is not a failure).
-      KTAP_SUBSHELL=$BASH_SUBSHELL
-      trap 'KTAP_RC=$?; [ "$BASH_SUBSHELL" != "$KTAP_SUBSHELL" ] || [ "$KTAP_RC" = "$SKIP_RC" ] ||
+      # The command whose failure stops the test through set -e says so,
+      # once (the innermost: the subshells it ends fail after it). fail
+      # and skip exit with their own message; where set -e is off (a
+      # command substitution, a `set +e` stretch) a failure stops nothing.
+      trap 'KTAP_RC=$?; [[ $- == *e* && $KTAP_RC != "$SKIP_RC" && ! -e $KTAP_STOPPED ]] &&
+            : >"$KTAP_STOPPED" &&
             echo "# stopped by set -e: \"$BASH_COMMAND\" exited $KTAP_RC (line $LINENO of ${BASH_SOURCE[0]##*/})" >&2' ERR
       # RSFS_TEST_TRACE=1: every command in the test log with a timestamp,
       # to see where a slow test spends its time.
       if [ -n "${RSFS_TEST_TRACE:-}" ]; then PS4='+ $EPOCHREALTIME '; set -x; fi
       "$fn" "$@" ) >"$out" 2>&1
     rc=$?
+    rm -f "$KTAP_STOPPED"
     klog=$(dmesg -c 2>/dev/null || true)
     printf '%s\n' "$klog" >>"$KTAP_LOGDIR/dmesg.log"
     if [ -n "$klog" ] && [[ $klog =~ $KTAP_KLOG_BAD ]]; then
