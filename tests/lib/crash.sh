@@ -359,3 +359,122 @@ crash_seqs() {
     if [ "$fs" = ext4 ]; then crash_klog ext4-seq 0; else crash_klog seq 0; fi
     echo "sequences on $fs: $total crash points in $(( SECONDS - t0 )) s"
 }
+
+# ---- power cuts during recovery itself ------------------------------------
+
+# crash_image_save FILE / crash_image_restore FILE: the crash
+# filesystem's $CRASH_SEQ_MB MiB, saved and written back durably.
+crash_image_save() {
+    dd if="$RSNULL_DEV" of="$1" bs=1M count=$CRASH_SEQ_MB status=none || fail "cannot save $1"
+}
+crash_image_restore() {
+    dd if="$1" of="$RSNULL_DEV" bs=1M oflag=direct conv=fsync status=none || fail "cannot write $1 back"
+}
+
+# crash_disk_writes: writes, discards and flushes the crash disk has
+# completed (what crash points count): fields 5, 12 and 16 of its stat.
+crash_disk_writes() {
+    local -a f
+    read -ra f <"/sys/block/${RSNULL_DEV#/dev/}/stat"
+    echo $(( f[4] + f[11] + f[15] ))
+}
+
+# crash_power_cycle: the power off (if a crash point has not cut it) and
+# on again, the crash point disarmed.
+crash_power_cycle() {
+    echo 0 >"$CRASH_CFS/crash_after_writes"
+    rsnull_cfs_power "$CRASH_NAME" 0
+    rsnull_cfs_power "$CRASH_NAME" 1
+}
+
+# crash_points TOTAL N: N crash points spread over 1..TOTAL (all: each).
+crash_points() {
+    local total=$1 n=$2 i
+    if [ "$n" = all ] || [ "$n" -ge "$total" ]; then seq 1 "$total"; return 0; fi
+    for (( i = 1; i <= n; i++ )); do echo $(( (total * i + n - 1) / n )); done | uniq
+}
+
+# crash_replay_cuts POINTS FSCK_POINTS: recovery must survive its own power
+# cut. A namespace workload is cut (crash_random) on the sequences' small
+# filesystem until the cut leaves committed transactions in the log; that
+# image is saved, and a mount replays it once, uncut: the reference (its
+# directory's tree_manifest, checked by the workload's verifier). Then, on
+# the saved image each time, the power is cut at POINTS writes of the
+# replaying mount and at FSCK_POINTS writes of `fsck.rsfs -y`'s replay;
+# after power-on, `fsck.rsfs -n` must be clean and the next mount must
+# find exactly the reference tree: replay starts again from the log and
+# ends in the same state, wherever the cut fell.
+crash_replay_cuts() {
+    local points=$1 fsck_points=$2 tag=replay img=$CRASH_LOGS/replay.img ref=$CRASH_LOGS/replay.manifest
+    local try seed dir=$CRASH_MNT/ns log=$CRASH_LOGS/replay.log out vout before total i n mode rc
+    crash_mkfs rsfs "$CRASH_SEQ_MB"
+    for (( try = 1; ; try++ )); do
+        (( try <= 5 )) || fail "$tag: 5 cuts of the workload left nothing to replay"
+        seed=$(crash_seed "$tag" "$try")
+        mode=$(crash_mode "$try")
+        crash_mount rsfs "$mode" || fail "$tag: mount failed"
+        rm -rf "$dir"
+        sync -f "$CRASH_MNT"
+        echo "$seed" >"$CRASH_CFS/random_seed"
+        # Later cuts than the workloads' rounds: a longer log to replay.
+        echo $(( CRASH_SPAN * 4 )) >"$CRASH_CFS/crash_random"
+        out=$("$TU" namespace "$dir" "$log" "$seed" 4000 2>&1) || fail "$tag: the workload failed (not the cut): $out"
+        crash_cut || fail "$tag: cannot unmount after the cut"
+        crash_power_cycle
+        crash_image_save "$img"
+        before=$(crash_disk_writes)
+        klog_mark
+        crash_mount rsfs "$mode" || fail "$tag (seed $CRASH_SEED, try $try): the replaying mount failed"
+        total=$(( $(crash_disk_writes) - before ))
+        n=$(klog_since_mark | sed -n 's/.*journal: replayed \([0-9]*\) transactions.*/\1/p')
+        if [ -z "$n" ]; then
+            # The cut fell where the log was empty: cut elsewhere.
+            umount "$CRASH_MNT"
+            continue
+        fi
+        break
+    done
+    vout=$("$TU" namespace-verify "$dir" "$log" 2>&1) || fail "$tag (seed $CRASH_SEED): the uncut replay: VERIFY: $vout"
+    tree_manifest "$dir" >"$ref"
+    umount "$CRASH_MNT"
+    crash_fsck rsfs || fail "$tag: fsck -n after the uncut replay: $REPLY"
+    echo "$tag: $out; the replay of $n transactions makes $total writes and flushes; $vout"
+
+    # crash_replay_check WHAT: after the cut and a power cycle, fsck -n is
+    # clean and a mount finds the reference tree.
+    crash_replay_check() {
+        crash_power_cycle
+        crash_fsck rsfs || fail "$tag (seed $CRASH_SEED): $1: fsck -n after power-on: $REPLY"
+        crash_mount rsfs "$mode" || fail "$tag (seed $CRASH_SEED): $1: the mount after power-on failed"
+        tree_manifest "$dir" | cmp -s - "$ref" ||
+            fail "$tag (seed $CRASH_SEED): $1: the tree differs from the uncut replay's: $(tree_manifest "$dir" | diff "$ref" - | head -8)"
+        umount "$CRASH_MNT"
+    }
+
+    for i in $(crash_points "$total" "$points"); do
+        crash_image_restore "$img"
+        echo "$i" >"$CRASH_CFS/crash_after_writes"
+        # The mount fails if the cut comes first; past its last write it
+        # succeeds on a dead disk, and its unmount writes nothing.
+        if crash_mount rsfs "$mode" 2>/dev/null; then umount "$CRASH_MNT"; fi
+        crash_replay_check "mount cut at write $i of $total"
+        echo "$tag: mount cut at write $i of $total: same tree"
+    done
+
+    crash_image_restore "$img"
+    before=$(crash_disk_writes)
+    # 0, or 1 if it also fixed something (freed an orphan).
+    rc=0
+    "$FSCK_RSFS" -y "$RSNULL_DEV" >"$CRASH_LOGS/fsck-y.out" 2>&1 || rc=$?
+    [ "$rc" -le 1 ] || fail "$tag: fsck -y replaying the log: exit $rc: $(head -20 "$CRASH_LOGS/fsck-y.out")"
+    total=$(( $(crash_disk_writes) - before ))
+    crash_replay_check "fsck -y's replay, uncut"
+    for i in $(crash_points "$total" "$fsck_points"); do
+        crash_image_restore "$img"
+        echo "$i" >"$CRASH_CFS/crash_after_writes"
+        "$FSCK_RSFS" -y "$RSNULL_DEV" >/dev/null 2>&1 || true
+        crash_replay_check "fsck -y cut at write $i of $total"
+        echo "$tag: fsck -y cut at write $i of $total: same tree"
+    done
+    crash_klog "$tag" 0
+}

@@ -12,6 +12,9 @@
 #   -o writeback=folio and -o writeback=iomap;
 # - crash-sequences: short CrashMonkey-style sequences, cut after their
 #   last write and at enumerated writes in between;
+# - crash-during-replay: the power cut again while the mount (or fsck -y)
+#   replays a crashed image's log, at spread writes: the next mount must
+#   find what an uncut replay found;
 # - crash-ext4-reference: the random workloads on ext4. If ext4 fails, the
 #   harness or a verifier rule is wrong, not ext4.
 #
@@ -21,10 +24,13 @@
 #   RSFS_CRASH_SEQ_POINTS=N  crash points per sequence besides the cut
 #                            after it (default 1, chosen by the seed; all:
 #                            every write and flush the sequence makes)
+#   RSFS_CRASH_REPLAY_POINTS=N  cuts during the replay of a crashed image:
+#                            N over the mount's writes, N over fsck -y's
+#                            (default 8 and 4; all: every write of each)
 #   RSFS_CRASH_EXT4_SEQ=1    the sequences on ext4 too (a long mode)
 #   RSFS_CRASH_SEED=S        the seed (default random; printed)
 #   RSFS_CRASH_ONLY=W[:N],.. only these: fsx, many-writers, namespace,
-#                            fragmented-append, seq, seq-NAME, ext4,
+#                            fragmented-append, seq, seq-NAME, replay, ext4,
 #                            ext4-W, ext4-seq-NAME; :N runs rounds 1..N
 #                            (a sequence: its crash point N)
 #   RSFS_CRASH_SPAN=N        a random cut comes within N writes (default 300)
@@ -68,6 +74,12 @@ test_crash_sequences() {
     crash_seqs rsfs "${RSFS_CRASH_SEQ_POINTS:-1}"
 }
 
+test_crash_during_replay() {
+    selected replay || skip "not in RSFS_CRASH_ONLY=$CRASH_ONLY"
+    crash_setup
+    crash_replay_cuts "${RSFS_CRASH_REPLAY_POINTS:-8}" "${RSFS_CRASH_REPLAY_POINTS:-4}"
+}
+
 test_crash_ext4_reference() {
     local w any=""
     for w in $WORKLOADS; do selected "ext4-$w" && any=1; done
@@ -92,6 +104,7 @@ suite() {
         rsfs_test "crash-$w" test_crash_workload "$w"
     done
     rsfs_test crash-sequences test_crash_sequences
+    rsfs_test crash-during-replay test_crash_during_replay
     rsfs_test crash-ext4-reference test_crash_ext4_reference
     rsfs_test crash-ext4-sequences test_crash_ext4_sequences
 }
