@@ -417,7 +417,7 @@ crash_replay_cuts() {
         sync -f "$CRASH_MNT"
         echo "$seed" >"$CRASH_CFS/random_seed"
         # Later cuts than the workloads' rounds: a longer log to replay.
-        echo $(( CRASH_SPAN * 4 )) >"$CRASH_CFS/crash_random"
+        echo $(( CRASH_SPAN * 2 )) >"$CRASH_CFS/crash_random"
         out=$("$TU" namespace "$dir" "$log" "$seed" 4000 2>&1) || fail "$tag: the workload failed (not the cut): $out"
         crash_cut || fail "$tag: cannot unmount after the cut"
         crash_power_cycle

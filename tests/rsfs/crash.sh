@@ -26,7 +26,7 @@
 #                            every write and flush the sequence makes)
 #   RSFS_CRASH_REPLAY_POINTS=N  cuts during the replay of a crashed image:
 #                            N over the mount's writes, N over fsck -y's
-#                            (default 8 and 4; all: every write of each)
+#                            (default 4 and 2; all: every write of each)
 #   RSFS_CRASH_EXT4_SEQ=1    the sequences on ext4 too (a long mode)
 #   RSFS_CRASH_SEED=S        the seed (default random; printed)
 #   RSFS_CRASH_ONLY=W[:N],.. only these: fsx, many-writers, namespace,
@@ -77,7 +77,7 @@ test_crash_sequences() {
 test_crash_during_replay() {
     selected replay || skip "not in RSFS_CRASH_ONLY=$CRASH_ONLY"
     crash_setup
-    crash_replay_cuts "${RSFS_CRASH_REPLAY_POINTS:-8}" "${RSFS_CRASH_REPLAY_POINTS:-4}"
+    crash_replay_cuts "${RSFS_CRASH_REPLAY_POINTS:-4}" "${RSFS_CRASH_REPLAY_POINTS:-2}"
 }
 
 test_crash_ext4_reference() {
