@@ -475,6 +475,7 @@ void kext_seq_puts(struct seq_file *m, const char *s) { seq_puts(m, s); }
 size_t kext_iov_iter_count(const struct iov_iter *i) { return iov_iter_count(i); }
 ssize_t kext_generic_write_sync(struct kiocb *iocb, ssize_t count) { return generic_write_sync(iocb, count); }
 u64 kext_bdev_nr_bytes(struct block_device *bdev) { return bdev_nr_bytes(bdev); }
+bool kext_bdev_read_only(struct block_device *bdev) { return bdev_read_only(bdev); }
 
 /* Filesystem contexts */
 void kext_fc_error(struct fs_context *fc, const char *msg) { errorfc(fc, "%s", msg); }

@@ -216,6 +216,7 @@ void kext_seq_puts(struct seq_file *m, const char *s);
 size_t kext_iov_iter_count(const struct iov_iter *i);
 ssize_t kext_generic_write_sync(struct kiocb *iocb, ssize_t count);
 u64 kext_bdev_nr_bytes(struct block_device *bdev);
+bool kext_bdev_read_only(struct block_device *bdev);
 
 void kext_fs_type_keys(struct file_system_type *t, bool add);
 

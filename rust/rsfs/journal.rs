@@ -721,6 +721,15 @@ pub(crate) fn recover(raw: &RawSuperBlock, s: &Superblock) -> Result<Recovery> {
     if !js.needs_recovery() {
         return Ok(done);
     }
+    if raw.device_is_read_only() {
+        // As ext4 and XFS: a write-protected disk is not written, and
+        // without the replay the metadata is not consistent.
+        pr_err!(
+            "{}: the journal needs recovery but the device is read-only; make it writable to mount\n",
+            raw.id().to_str().unwrap_or("?")
+        );
+        return Err(EROFS);
+    }
     let walker = LogWalker::new(js);
     let mut space = scratch()?;
     let read = |index: u64, out: &mut Block| -> Result {

@@ -132,7 +132,13 @@ pub(crate) fn fill_super(sb: &RawSuperBlock, opts: &Options, fc: &FsContext) -> 
         // Replay first: every later read of metadata sees the committed
         // state. Even a read-only mount replays (as ext4 does): the log is
         // part of the filesystem.
-        let rec = journal::recover(sb, &s).map_err(|e| refuse(fc, e, fmt!("cannot replay the journal")))?;
+        let rec = journal::recover(sb, &s).map_err(|e| {
+            if e == EROFS {
+                refuse(fc, e, fmt!("the journal needs recovery, and the device is read-only"))
+            } else {
+                refuse(fc, e, fmt!("cannot replay the journal"))
+            }
+        })?;
         sequence = rec.sequence;
         if rec.transactions > 0 {
             pr_info!(

@@ -221,6 +221,37 @@ test_fsync_survives_power_cut() {
     rsfs_mount
 }
 
+# A write-protected disk is never written: with a log that needs recovery
+# on a read-only device, the mount fails with a message (ext4 and XFS
+# refuse too), the device unchanged; writable again, the mount replays.
+# With nothing to replay a read-only device mounts read-only.
+test_read_only_device_not_replayed() {
+    local before bytes=$((16 << 20))
+    cached_disk
+    "$TU" pwrite --fsync "$M/a" 0 64K 21
+    power_cut
+    blockdev --setro "$RSFS_DEV"
+    before=$(dev_sum "$bytes")
+    klog_mark
+    if mount -t rsfs -o ro "$RSFS_DEV" "$M" 2>/dev/null; then
+        umount "$M"
+        blockdev --setrw "$RSFS_DEV"
+        fail "a log that needs recovery was mounted from a read-only device"
+    fi
+    klog_since_mark | grep -q "needs recovery but the device is read-only" || fail "no kernel message says why the mount failed"
+    assert_eq "$(dev_sum "$bytes")" "$before" "the read-only device after the refused mount"
+    blockdev --setrw "$RSFS_DEV"
+    rsfs_mount
+    "$TU" verify --size 64K "$M/a" 0 64K 21
+    rsfs_umount
+    blockdev --setro "$RSFS_DEV"
+    rsfs_mount_with ro
+    "$TU" verify --size 64K "$M/a" 0 64K 21
+    rsfs_umount
+    blockdev --setrw "$RSFS_DEV"
+    rsfs_mount
+}
+
 # Without any fsync, metadata commits within the commit interval (5 s): a
 # new directory and file are there after a cut 8 s later.
 test_commit_interval() {
@@ -349,6 +380,7 @@ suite() {
     rsfs_test power-cut-never-exposes-old-data test_power_cut_never_exposes_old_data
     rsfs_test format-1.0-is-read-only test_format_1_0_is_read_only
     rsfs_test fsync-survives-power-cut test_fsync_survives_power_cut
+    rsfs_test read-only-device-not-replayed test_read_only_device_not_replayed
     rsfs_test commit-interval test_commit_interval
     rsfs_test orphan-freed-after-power-cut test_orphan_freed_after_power_cut
     rsfs_test shutdown test_shutdown

@@ -45,6 +45,14 @@ impl RawSuperBlock {
         unsafe { bindings::kext_bdev_nr_bytes((*self.as_ptr()).s_bdev) }
     }
 
+    /// Whether the block device itself refuses writes (`blockdev --setro`,
+    /// a write-protected disk): then nothing may be written to it, not
+    /// even by a read-only mount's log replay.
+    pub fn device_is_read_only(&self) -> bool {
+        // SAFETY: a block-device super block has a live `s_bdev`.
+        unsafe { bindings::kext_bdev_read_only((*self.as_ptr()).s_bdev) }
+    }
+
     /// Whether the filesystem is mounted read-only.
     pub fn is_read_only(&self) -> bool {
         // SAFETY: reading `s_flags` of a live super block.
