@@ -20,7 +20,8 @@
 #                                  seed, RSFS_CRASH_ONLY=W[:N],... reruns one
 #                                  (each result line prints the command);
 #                                  RSFS_CRASH_EXT4_CUTS, RSFS_CRASH_SEQ_POINTS
-#                                  (or "all"), RSFS_CRASH_EXT4_SEQ=1,
+#                                  and RSFS_CRASH_REPLAY_POINTS (or "all"),
+#                                  RSFS_CRASH_EXT4_SEQ=1,
 #                                  RSFS_CRASH_SPAN: see the suite
 #   RSFS_TEST_TIMEOUT=SEC          a VM's time limit (default 4500)
 #   RSFS_TEST_TRACE=1              each test's log traces its commands with
@@ -89,6 +90,7 @@ run_vm() {
         RSFS_SCALE_EXTENTS="${RSFS_SCALE_EXTENTS:-}" \
         RSFS_CRASH_CUTS="${RSFS_CRASH_CUTS:-}" RSFS_CRASH_EXT4_CUTS="${RSFS_CRASH_EXT4_CUTS:-}" \
         RSFS_CRASH_SEQ_POINTS="${RSFS_CRASH_SEQ_POINTS:-}" RSFS_CRASH_EXT4_SEQ="${RSFS_CRASH_EXT4_SEQ:-}" \
+        RSFS_CRASH_REPLAY_POINTS="${RSFS_CRASH_REPLAY_POINTS:-}" \
         RSFS_CRASH_SEED="${RSFS_CRASH_SEED:-}" RSFS_CRASH_ONLY="${RSFS_CRASH_ONLY:-}" RSFS_CRASH_SPAN="${RSFS_CRASH_SPAN:-}" \
         "$RSFS_TOP/tests/guest-run.sh" "$dir" "$@" >"$dir/console.log" 2>&1
     echo $? >"$dir/vm.rc"
