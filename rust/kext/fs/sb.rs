@@ -229,10 +229,8 @@ impl<T: FileSystem> SbTimer<T> {
     }
 
     unsafe extern "C" fn call(data: *mut core::ffi::c_void) {
-        // SAFETY: `data` is the super block the timer lives in; its
-        // `s_fs_info` is set (the timer is armed only from a filled
-        // filesystem) and stays until the timer is dropped, which waits
-        // for this call.
+        // SAFETY: `data` is the timer's super block, armed only once filled;
+        // `s_fs_info` stays until the timer's drop, which waits for us.
         let sb = unsafe { SuperBlock::<T>::from_raw(data.cast()) };
         T::timer(sb)
     }
